@@ -1,0 +1,279 @@
+"""Registries of components by kind (scaler, model, loss...), in the style of mmengine's Registry.
+
+A config names a component (``name: standard``) and lists its parameters next to the name.
+Before anything runs, :meth:`Registry.validate` checks the name and every parameter against
+the component's signature (type hints, ``Literal`` choices, :class:`Interval` bounds), so a
+typo fails in milliseconds with a message naming the key, the bad value and what is accepted,
+instead of deep inside a library an hour into a sweep.
+
+Third parties add components without editing this repository through the entry-point group
+``dq_runner.components``: each entry point names a module that registers its components on import.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import types
+import typing
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Literal, Union, get_args, get_origin
+
+from components.errors import ConfigError
+
+ENTRY_POINT_GROUP = "dq_runner.components"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A numeric bound used as ``Annotated[float, Interval(0, 1, closed="left")]``."""
+
+    low: float | None = None
+    high: float | None = None
+    closed: Literal["both", "left", "right", "neither"] = "both"
+
+    def contains(self, value: float) -> bool:
+        lo_ok = self.low is None or (value >= self.low if self.closed in ("both", "left") else value > self.low)
+        hi_ok = self.high is None or (value <= self.high if self.closed in ("both", "right") else value < self.high)
+        return lo_ok and hi_ok
+
+    def describe(self) -> str:
+        left = "[" if self.closed in ("both", "left") else "("
+        right = "]" if self.closed in ("both", "right") else ")"
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        return f"in {left}{lo}, {hi}{right}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered component and where it was defined (for duplicate-name errors)."""
+
+    name: str
+    obj: Callable[..., Any]
+    runtime: tuple[str, ...]
+    location: str
+
+
+def _location(obj: Any) -> str:
+    try:
+        file = inspect.getsourcefile(obj)
+        line = inspect.getsourcelines(obj)[1]
+        where = f"{file}:{line}"
+    except (OSError, TypeError):
+        where = "<unknown file>"
+    return f"{obj.__module__}.{getattr(obj, '__qualname__', repr(obj))} ({where})"
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """' Did you mean 'x'?' for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+class Registry:
+    """Components of one kind, looked up by name."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry] = {}
+
+    def register(self, name: str, *, runtime: Iterable[str] = ()) -> Callable[[Any], Any]:
+        """Decorator registering a class or factory under ``name``.
+
+        ``runtime`` lists constructor arguments the runner fills from the data (input size,
+        class counts); users may not set them in a config.
+        """
+
+        def decorator(obj: Any) -> Any:
+            if name in self._entries:
+                raise ConfigError(
+                    f"{self.kind} '{name}' is registered twice: first by {self._entries[name].location}, "
+                    f"again by {_location(obj)}. Rename one of them."
+                )
+            self._entries[name] = Entry(name, obj, tuple(runtime), _location(obj))
+            return obj
+
+        return decorator
+
+    def names(self) -> list[str]:
+        _load_plugins()
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names()
+
+    def get(self, name: str, key: str | None = None) -> Entry:
+        """The entry for ``name``; an unknown name lists the available ones."""
+        names = self.names()
+        if name not in self._entries:
+            where = f"{key}.name" if key else f"{self.kind} name"
+            raise ConfigError(
+                f"{where}: unknown {self.kind} '{name}'.{suggest(str(name), names)} "
+                f"Available: {', '.join(names)}."
+            )
+        return self._entries[name]
+
+    def validate(self, cfg: Mapping[str, Any], key: str) -> tuple[Entry, dict[str, Any]]:
+        """Check a config node ``{name: ..., **params}`` against the component's signature."""
+        cfg = _plain(cfg)
+        if not isinstance(cfg, Mapping) or "name" not in cfg:
+            raise ConfigError(f"{key}: expected a mapping with a 'name' key naming a {self.kind}; got {cfg!r}.")
+        entry = self.get(cfg["name"], key)
+        params = {k: v for k, v in cfg.items() if k != "name"}
+        spec = _signature(entry.obj)
+        accepted = [p for p in spec if p not in entry.runtime]
+        for param, value in params.items():
+            if param in entry.runtime:
+                raise ConfigError(
+                    f"{key}.{param}: is set by the runner from the data for {self.kind} '{entry.name}'; "
+                    f"remove it from the config."
+                )
+            if param not in spec:
+                raise ConfigError(
+                    f"{key}.{param}: unknown parameter of {self.kind} '{entry.name}'.{suggest(param, accepted)} "
+                    f"Accepted: {', '.join(accepted) or '(none)'}."
+                )
+            hint, _ = spec[param]
+            problem = check_value(value, hint)
+            if problem:
+                raise ConfigError(f"{key}.{param}: got {value!r}; expected {problem}.")
+        for param, (_, default) in spec.items():
+            if default is inspect.Parameter.empty and param not in params and param not in entry.runtime:
+                raise ConfigError(f"{key}.{param}: required parameter of {self.kind} '{entry.name}' is missing.")
+        check = getattr(entry.obj, "check_params", None)
+        if callable(check):  # cross-parameter rules (a < b...), still before anything runs
+            check(params, key)
+        return entry, params
+
+    def build(self, cfg: Mapping[str, Any], key: str, **runtime: Any) -> Any:
+        """Validate ``cfg`` and construct the component, passing the runner's ``runtime`` values."""
+        entry, params = self.validate(cfg, key)
+        extra = {k: v for k, v in runtime.items() if k in entry.runtime}
+        return entry.obj(**params, **extra)
+
+
+REGISTRIES: dict[str, Registry] = {}
+
+
+def get_registry(kind: str) -> Registry:
+    """The registry for ``kind``, created on first use (so plugins can add new kinds too)."""
+    if kind not in REGISTRIES:
+        REGISTRIES[kind] = Registry(kind)
+    return REGISTRIES[kind]
+
+
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    """Import each module advertised under the entry-point group, once."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as exc:  # a broken third-party plugin must not break built-in runs
+            warnings.warn(f"component plugin '{ep.name}' ({ep.value}) failed to load: {exc}", stacklevel=2)
+
+
+def _plain(cfg: Any) -> Any:
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(cfg, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(cfg, resolve=True)
+    except ImportError:  # pragma: no cover - omegaconf is a dependency
+        pass
+    return cfg
+
+
+def _signature(obj: Any) -> dict[str, tuple[Any, Any]]:
+    """Parameter name -> (type hint, default) for a class's __init__ or a factory."""
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+    except Exception:
+        hints = {}
+    out: dict[str, tuple[Any, Any]] = {}
+    for p in inspect.signature(target).parameters.values():
+        if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        out[p.name] = (hints.get(p.name, Any), p.default)
+    return out
+
+
+def check_value(value: Any, hint: Any) -> str | None:
+    """None when ``value`` fits ``hint``, else a description of what is accepted."""
+    if hint is Any or hint is inspect.Parameter.empty:
+        return None
+    origin = get_origin(hint)
+    if origin is typing.Annotated:
+        base, *meta = get_args(hint)
+        problem = check_value(value, base)
+        if problem:
+            return problem
+        for m in meta:
+            if isinstance(m, Interval) and value is not None and not m.contains(value):
+                return f"{describe(base)} {m.describe()}"
+        return None
+    if origin in (Union, types.UnionType):
+        if any(check_value(value, arg) is None for arg in get_args(hint)):
+            return None
+        return describe(hint)
+    if origin is Literal:
+        return None if value in get_args(hint) else describe(hint)
+    if hint is type(None):
+        return None if value is None else "null"
+    if hint is bool:
+        return None if isinstance(value, bool) else "a boolean (true or false)"
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else "a number"
+    if hint is str:
+        return None if isinstance(value, str) else "a string"
+    if origin in (list, tuple, typing.Sequence, Iterable) or hint in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return describe(hint)
+        args = get_args(hint)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                return describe(hint)
+            item_hints = list(args)
+        else:
+            item_hints = [args[0] if args else Any] * len(value)
+        for item, item_hint in zip(value, item_hints):
+            if check_value(item, item_hint):
+                return describe(hint)
+        return None
+    if origin in (dict, Mapping) or hint in (dict,):
+        return None if isinstance(value, Mapping) else describe(hint)
+    return None
+
+
+def describe(hint: Any) -> str:
+    """A human phrase for a type hint, used in error messages."""
+    origin = get_origin(hint)
+    if origin is typing.Annotated:
+        base, *meta = get_args(hint)
+        bounds = " ".join(m.describe() for m in meta if isinstance(m, Interval))
+        return f"{describe(base)} {bounds}".strip()
+    if origin in (Union, types.UnionType):
+        return " or ".join(describe(a) for a in get_args(hint))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(hint))
+    if hint is type(None):
+        return "null"
+    if origin in (list, tuple, typing.Sequence, Iterable):
+        args = [a for a in get_args(hint) if a is not Ellipsis]
+        if origin is tuple and args and get_args(hint)[-1] is not Ellipsis:
+            return f"a list of {len(args)} values ({', '.join(describe(a) for a in args)})"
+        return f"a list of {describe(args[0])} values" if args else "a list"
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))

@@ -1,0 +1,141 @@
+"""Feature scalers (lecture §1), fitted on the training split only.
+
+standard, minmax, robust and l2 wrap scikit-learn; whiten (ZCA and PCA whitening) is written
+here because scikit-learn has no ZCA. ``none`` is the raw arm of comparisons.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from sklearn import preprocessing
+
+from components.base import FittedTransform
+from components.errors import ConfigError
+from components.registry import Interval, get_registry
+
+SCALERS = get_registry("scaler")
+
+
+@SCALERS.register("none")
+class Identity(FittedTransform):
+    """No scaling: the "raw" arm of a comparison (and what trees want)."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "Identity":
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        self._check()
+        return X
+
+
+class _SklearnScaler(FittedTransform):
+    """Holds a fitted scikit-learn transformer in ``inner_``."""
+
+    def _make(self) -> Any:
+        raise NotImplementedError
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "_SklearnScaler":
+        self.inner_ = self._make().fit(X)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        self._check()
+        return self.inner_.transform(X).astype(X.dtype, copy=False)
+
+    def fitted_state(self) -> dict[str, object]:
+        self._check()
+        return {k: v for k, v in vars(self.inner_).items() if k.endswith("_")}
+
+
+@SCALERS.register("standard")
+class Standard(_SklearnScaler):
+    """z = (x − μ) / σ with the population σ from train; σ = 0 features are left unscaled."""
+
+    def __init__(self, *, with_mean: bool = True, with_std: bool = True) -> None:
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    def _make(self) -> preprocessing.StandardScaler:
+        return preprocessing.StandardScaler(with_mean=self.with_mean, with_std=self.with_std)
+
+
+@SCALERS.register("minmax")
+class MinMax(_SklearnScaler):
+    """x' = a + (x − min)(b − a)/(max − min), range [a, b]; ``clip`` bounds unseen values."""
+
+    def __init__(self, *, a: float = 0.0, b: float = 1.0, clip: bool = False) -> None:
+        self.a = a
+        self.b = b
+        self.clip = clip
+
+    @staticmethod
+    def check_params(params: dict[str, Any], key: str) -> None:
+        a, b = params.get("a", 0.0), params.get("b", 1.0)
+        if not a < b:
+            raise ConfigError(f"{key}.a / {key}.b: need a < b; got a={a}, b={b}.")
+
+    def _make(self) -> preprocessing.MinMaxScaler:
+        return preprocessing.MinMaxScaler(feature_range=(self.a, self.b), clip=self.clip)
+
+
+@SCALERS.register("robust")
+class Robust(_SklearnScaler):
+    """x' = (x − median) / (Q3 − Q1); quantiles configurable, robust to outliers."""
+
+    def __init__(
+        self,
+        *,
+        q_low: Annotated[float, Interval(0, 100, "left")] = 25.0,
+        q_high: Annotated[float, Interval(0, 100, "right")] = 75.0,
+    ) -> None:
+        self.q_low = q_low
+        self.q_high = q_high
+
+    @staticmethod
+    def check_params(params: dict[str, Any], key: str) -> None:
+        lo, hi = params.get("q_low", 25.0), params.get("q_high", 75.0)
+        if not lo < hi:
+            raise ConfigError(f"{key}.q_low / {key}.q_high: need q_low < q_high; got {lo}, {hi}.")
+
+    def _make(self) -> preprocessing.RobustScaler:
+        return preprocessing.RobustScaler(quantile_range=(self.q_low, self.q_high))
+
+
+@SCALERS.register("l2")
+class L2(_SklearnScaler):
+    """x' = x / ‖x‖₂ per row: keeps cosine similarity; stateless, fitted for the contract."""
+
+    def _make(self) -> preprocessing.Normalizer:
+        return preprocessing.Normalizer(norm="l2")
+
+
+@SCALERS.register("whiten")
+class Whiten(FittedTransform):
+    """x' = W (x − μ) with output covariance I (written here: scikit-learn has no ZCA).
+
+    ``zca``: W = U diag(1/√(λ+ε)) Uᵀ (stays closest to the input, good for images);
+    ``pca``: W = diag(1/√(λ+ε)) Uᵀ (components by decreasing variance, as PCA(whiten=True)).
+    Σ uses the n − 1 denominator, as scikit-learn's PCA does.
+    """
+
+    def __init__(self, *, method: Literal["zca", "pca"] = "zca", eps: Annotated[float, Interval(0, None)] = 1e-5) -> None:
+        self.method = method
+        self.eps = eps
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "Whiten":
+        X64 = np.asarray(X, dtype=np.float64)
+        self.mean_ = X64.mean(axis=0)
+        cov = np.cov(X64 - self.mean_, rowvar=False).reshape(X.shape[1], X.shape[1])
+        eigvals, eigvecs = np.linalg.eigh(cov)
+        order = np.argsort(eigvals)[::-1]
+        eigvals, eigvecs = np.clip(eigvals[order], 0.0, None), eigvecs[:, order]
+        inv_sqrt = 1.0 / np.sqrt(eigvals + self.eps)
+        pca = inv_sqrt[:, None] * eigvecs.T
+        self.components_ = eigvecs @ pca if self.method == "zca" else pca
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        self._check()
+        return ((np.asarray(X, dtype=np.float64) - self.mean_) @ self.components_.T).astype(X.dtype, copy=False)

@@ -1,0 +1,52 @@
+"""Config helpers: the ``abspath`` resolver, plain resolution, flattening and the config hash."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from components.errors import ConfigError
+
+# Keys that do not change a job's results: excluded from the config hash (resume, caching).
+NOT_HASHED = ("tracking", "paths", "progress", "hydra")
+
+
+def register_resolvers() -> None:
+    """``${abspath:outputs}`` -> an absolute path, so the SQLite URI never depends on a later chdir."""
+    if not OmegaConf.has_resolver("abspath"):
+        OmegaConf.register_new_resolver("abspath", lambda p: os.path.abspath(os.path.expanduser(str(p))))
+
+
+def to_plain(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """The resolved config as plain Python containers; bad interpolations become ConfigErrors."""
+    if isinstance(cfg, DictConfig):
+        try:
+            out = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        except OmegaConfBaseException as exc:
+            key = getattr(exc, "full_key", None) or "<config>"
+            raise ConfigError(f"{key}: {str(exc).splitlines()[0]}") from exc
+        assert isinstance(out, dict)
+        out.pop("hydra", None)
+        return out  # type: ignore[return-value]
+    return dict(cfg)
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Dotted keys for nested mappings (``trainer.lr``); lists stay values."""
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from flatten(value, dotted + ".")
+        else:
+            yield dotted, value
+
+
+def config_hash(plain: Mapping[str, Any]) -> str:
+    """sha256 of everything that changes results (seed included), tracking and paths left out."""
+    kept = {k: v for k, v in plain.items() if k not in NOT_HASHED}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,118 @@
+"""Load -> split -> encode: from a dataset config to train/validation/test arrays.
+
+Splits are stratified and seeded. A source without a test split gets one carved out
+(``split.test_size``); a validation split is carved from train (``split.val_size``) unless the
+source has one. The encoder is fitted on the training split only.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from components.datasets import DATASETS, LoadedData
+from components.errors import ConfigError
+from components.registry import Interval, check_value
+from runner.encoding import TableEncoder
+
+Fraction = Annotated[float, Interval(0, 1, "neither")]
+
+
+@dataclass
+class Split:
+    X: np.ndarray
+    y: np.ndarray
+
+
+@dataclass
+class PreparedData:
+    train: Split
+    validation: Split
+    test: Split
+    class_names: list[str]
+    feature_names: list[str]
+    image_shape: tuple[int, ...] | None
+    fingerprint: str
+    encoder: TableEncoder
+    info: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def check_split(cfg: Mapping[str, Any]) -> tuple[float, float]:
+    """``split.test_size`` and ``split.val_size`` as fractions in (0, 1)."""
+    allowed = {"test_size", "val_size"}
+    for key in cfg:
+        if key not in allowed:
+            raise ConfigError(f"split.{key}: unknown key. Accepted: {', '.join(sorted(allowed))}.")
+    sizes = []
+    for key, default in (("test_size", 0.2), ("val_size", 0.2)):
+        value = cfg.get(key, default)
+        problem = check_value(value, Fraction)
+        if problem:
+            raise ConfigError(f"split.{key}: got {value!r}; expected {problem}.")
+        sizes.append(float(value))
+    return sizes[0], sizes[1]
+
+
+def labels(ds: Any, label: str) -> np.ndarray:
+    return np.asarray(ds.with_format("numpy", columns=[label])[label], dtype=np.int64)
+
+
+def _stratified(ds: Any, label: str, size: float, seed: int, what: str, class_names: list[str]) -> tuple[Any, Any]:
+    y = labels(ds, label)
+    counts = np.bincount(y, minlength=len(class_names))
+    too_small = [(class_names[k], int(c)) for k, c in enumerate(counts) if 0 < c < 2]
+    if too_small:
+        raise ConfigError(
+            f"split.{what}: cannot stratify, class(es) with fewer than 2 rows: "
+            + ", ".join(f"'{n}' ({c})" for n, c in too_small)
+            + ". Provide a larger dataset or a ready-made split."
+        )
+    idx = np.arange(len(y))
+    try:
+        keep, carved = train_test_split(idx, test_size=size, stratify=y, random_state=seed)
+    except ValueError as exc:
+        raise ConfigError(f"split.{what}: {size} of {len(y)} rows cannot hold every class: {exc}") from exc
+    return ds.select(np.sort(keep)), ds.select(np.sort(carved))
+
+
+def split_loaded(loaded: LoadedData, test_size: float, val_size: float, seed: int) -> dict[str, Any]:
+    """train / validation / test HF datasets, carving out the missing ones stratified and seeded."""
+    splits = dict(loaded.splits)
+    names = loaded.class_names
+    train = splits["train"]
+    if "test" not in splits:
+        train, splits["test"] = _stratified(train, loaded.label, test_size, seed, "test_size", names)
+    if "validation" not in splits:
+        train, splits["validation"] = _stratified(train, loaded.label, val_size, seed + 1, "val_size", names)
+    splits["train"] = train
+    return splits
+
+
+def prepare(dataset_cfg: Mapping[str, Any], split_cfg: Mapping[str, Any], seed: int) -> PreparedData:
+    """Build the dataset component, split it and encode features (fitted on train)."""
+    test_size, val_size = check_split(split_cfg)
+    loaded: LoadedData = DATASETS.build(dataset_cfg, "dataset")
+    splits = split_loaded(loaded, test_size, val_size, seed)
+    encoder = TableEncoder(features=loaded.features, image_shape=loaded.image_shape).fit(splits["train"])
+    out = {name: Split(encoder.transform(ds), labels(ds, loaded.label)) for name, ds in splits.items()}
+    info = {f"data/{name}_rows": float(ds.num_rows) for name, ds in splits.items()}
+    info["data/features"] = float(out["train"].X.shape[1])
+    info["data/missing_cells_train"] = float(encoder.missing_cells(splits["train"]))
+    return PreparedData(
+        train=out["train"],
+        validation=out["validation"],
+        test=out["test"],
+        class_names=loaded.class_names,
+        feature_names=encoder.feature_names_,
+        image_shape=loaded.image_shape,
+        fingerprint=loaded.fingerprint(),
+        encoder=encoder,
+        info=info,
+    )

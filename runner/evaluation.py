@@ -1,0 +1,78 @@
+"""Metrics on validation and test (lecture §6), computed with scikit-learn.
+
+Headline: macro-F1 and ROC-AUC (binary, or one-vs-rest macro for multi-class), never accuracy
+alone: at ρ = 99 predicting the majority everywhere already scores 99% accuracy.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import torch
+from sklearn import metrics as skm
+from sklearn.preprocessing import label_binarize
+
+
+@torch.no_grad()
+def predict_proba(model: torch.nn.Module, X: torch.Tensor, batch_size: int = 65_536) -> np.ndarray:
+    """Class probabilities for rows already on the model's device, in large batches."""
+    was_training = model.training
+    model.eval()
+    out = [torch.softmax(model(X[i : i + batch_size]).float(), dim=1) for i in range(0, X.shape[0], batch_size)]
+    model.train(was_training)
+    return torch.cat(out).cpu().numpy() if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def safe_name(name: str) -> str:
+    """A class name usable inside an MLflow metric key."""
+    return re.sub(r"[^0-9A-Za-z_\-. /]", "_", str(name)) or "_"
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
+    return float(skm.f1_score(y_true, y_pred, average="macro", labels=np.arange(num_classes), zero_division=0))
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names: list[str]) -> dict[str, float]:
+    """Macro-F1, ROC-AUC, PR-AUC, balanced accuracy, accuracy and per-class P/R/F1.
+
+    AUCs need every class present in ``y_true``; otherwise they are left out (not faked).
+    """
+    k = len(class_names)
+    labels = np.arange(k)
+    y_pred = proba.argmax(axis=1)
+    out = {
+        "macro_f1": macro_f1(y_true, y_pred, k),
+        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out["balanced_accuracy"] = float(skm.balanced_accuracy_score(y_true, y_pred))
+    present = np.unique(y_true)
+    if len(present) == k and k >= 2:
+        if k == 2:
+            out["roc_auc"] = float(skm.roc_auc_score(y_true, proba[:, 1]))
+            out["pr_auc"] = float(skm.average_precision_score(y_true, proba[:, 1]))
+        else:
+            out["roc_auc"] = float(skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=labels))
+            onehot = label_binarize(y_true, classes=labels)
+            out["pr_auc"] = float(skm.average_precision_score(onehot, proba, average="macro"))
+    p, r, f, support = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    for i, name in enumerate(class_names):
+        n = safe_name(name)
+        out[f"precision/{n}"] = float(p[i])
+        out[f"recall/{n}"] = float(r[i])
+        out[f"f1/{n}"] = float(f[i])
+        out[f"support/{n}"] = float(support[i])
+    return out
+
+
+def confusion(y_true: np.ndarray, proba: np.ndarray, num_classes: int) -> np.ndarray:
+    """Rows: true class, columns: predicted class."""
+    return skm.confusion_matrix(y_true, proba.argmax(axis=1), labels=np.arange(num_classes))
+
+
+def confusion_csv(matrix: np.ndarray, class_names: list[str]) -> str:
+    header = "true\\pred," + ",".join(class_names)
+    rows = [f"{name}," + ",".join(str(int(v)) for v in row) for name, row in zip(class_names, matrix)]
+    return "\n".join([header, *rows]) + "\n"

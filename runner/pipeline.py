@@ -1,0 +1,46 @@
+"""The preprocessing pipeline: outliers (train) -> scaler (fit train, transform all) -> resampler (train).
+
+Mirrors imbalanced-learn's Pipeline: ``fit_resample`` is the fit path and the only place rows
+are removed or synthesised; ``transform`` is what validation and test go through, and it only
+applies the fitted scaler. Nothing here ever sees a validation or test label.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from components.base import FittedTransform, TrainOnlyResampler
+
+
+@dataclass
+class Preprocessor:
+    outlier: TrainOnlyResampler
+    scaler: FittedTransform
+    resampler: TrainOnlyResampler
+
+    def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """Fit every step on the training rows; returns the rows to train on and what to log."""
+        report: dict[str, float] = {}
+        t0 = time.perf_counter()
+        X, y = self.outlier.fit_resample(X, y)
+        report.update(self.outlier.report())
+        X = self.scaler.fit(X, y).transform(X)
+        t1 = time.perf_counter()
+        X, y = self.resampler.fit_resample(X, y)
+        report.update(self.resampler.report())
+        report["time/preprocess_s"] = t1 - t0
+        report["time/resample_s"] = time.perf_counter() - t1
+        return X, y, report
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Validation/test path: the fitted scaler only; no row is dropped or added."""
+        return self.scaler.transform(X)
+
+    def fitted_state(self) -> dict[str, Any]:
+        return {
+            name: step.fitted_state()
+            for name, step in (("outlier", self.outlier), ("scaler", self.scaler), ("resampler", self.resampler))
+        }
