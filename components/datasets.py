@@ -204,7 +204,8 @@ def hf_dataset(
     import datasets as hf
 
     _check_local_files(data_files)
-    if _is_local(path) and os.path.sep in path and not os.path.exists(path):
+    looks_local = path.startswith(("/", "./", "../", "~")) or path.endswith((".csv", ".json", ".jsonl", ".parquet"))
+    if looks_local and not os.path.exists(os.path.expanduser(path)):
         raise ConfigError(f"dataset.path: no such file or folder: '{os.path.abspath(path)}'.")
     try:
         dd = hf.load_dataset(

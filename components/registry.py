@@ -40,11 +40,15 @@ class Interval:
         return lo_ok and hi_ok
 
     def describe(self) -> str:
+        lo_op = ">=" if self.closed in ("both", "left") else ">"
+        hi_op = "<=" if self.closed in ("both", "right") else "<"
+        if self.high is None:
+            return f"{lo_op} {self.low:g}" if self.low is not None else ""
+        if self.low is None:
+            return f"{hi_op} {self.high:g}"
         left = "[" if self.closed in ("both", "left") else "("
         right = "]" if self.closed in ("both", "right") else ")"
-        lo = "-inf" if self.low is None else f"{self.low:g}"
-        hi = "inf" if self.high is None else f"{self.high:g}"
-        return f"in {left}{lo}, {hi}{right}"
+        return f"in {left}{self.low:g}, {self.high:g}{right}"
 
 
 @dataclass(frozen=True)
@@ -274,6 +278,10 @@ def describe(hint: Any) -> str:
         args = [a for a in get_args(hint) if a is not Ellipsis]
         if origin is tuple and args and get_args(hint)[-1] is not Ellipsis:
             return f"a list of {len(args)} values ({', '.join(describe(a) for a in args)})"
-        return f"a list of {describe(args[0])} values" if args else "a list"
+        if not args:
+            return "a list"
+        plural = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
+        base = get_args(args[0])[0] if get_origin(args[0]) is typing.Annotated else args[0]
+        return f"a list of {plural[base]}" if base in plural else f"a list of values ({describe(args[0])})"
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
     return names.get(hint, getattr(hint, "__name__", str(hint)))

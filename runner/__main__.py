@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 
 from components.errors import ConfigError
-from runner.job import JobContext, run_job
-from runner.sweep import write_failure
 
 log = logging.getLogger("runner")
 
@@ -20,7 +19,10 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
 
     User mistakes (``ConfigError``) print as one clean line; other errors keep their traceback.
     """
-    import datasets
+    import datasets  # heavy imports here, so --help, --cfg and tab completion stay fast
+
+    from runner.job import JobContext, run_job
+    from runner.sweep import write_failure
 
     datasets.disable_progress_bars()
     ctx = JobContext.from_hydra()
@@ -41,7 +43,11 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
     return result.metrics
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+# An absolute path, so `python -m runner` and the `dq-run` console script find the same conf/.
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> Any:
     return cli_job(cfg)
 

@@ -196,6 +196,6 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
         metrics.update({f"{split_name}/{key}": v for key, v in classification_metrics(y, proba, names).items()})
         run.log_text(confusion_csv(confusion(y, proba, k), names), f"metrics/confusion_{split_name}.csv")
     metrics["time/job_s"] = time.perf_counter() - t0
-    run.log_metrics(metrics)
+    run.log_metrics(metrics, step=len(history.epochs))  # after the per-epoch steps: the kept model
     run.log_text(json.dumps(metrics, indent=1, sort_keys=True), "metrics/final.json")
     return metrics

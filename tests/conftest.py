@@ -1,0 +1,51 @@
+"""Shared fixtures: offline HF, a private HF cache, Hydra composition and one MLflow store per session."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "conf"
+FAST = ["progress=false", "trainer.epochs=2", "trainer.batch_size=512"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hf_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    cache = tmp_path_factory.mktemp("hf_cache")
+    os.environ["HF_DATASETS_CACHE"] = str(cache)
+    import datasets
+
+    datasets.config.HF_DATASETS_CACHE = cache  # already imported modules read the config object
+    datasets.disable_progress_bars()
+
+
+@pytest.fixture(scope="session")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One outputs/ folder (and MLflow SQLite store) shared by the session: the schema is built once."""
+    return tmp_path_factory.mktemp("outputs")
+
+
+def compose(overrides: list[str] | None = None):
+    """The config exactly as the CLI composes it (Hydra's compose API on conf/)."""
+    import runner  # noqa: F401  (registers the ${abspath:} resolver)
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return hydra_compose("config", overrides=list(overrides or []))
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """``python -m runner ...`` in a subprocess, as a user types it."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args], cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )

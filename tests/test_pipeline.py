@@ -1,0 +1,89 @@
+"""Leakage-free by construction: changing the test split changes no fitted state and no val metric."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import components
+from components import get_registry
+from runner.data import prepare
+from runner.job import execute
+from runner.pipeline import Preprocessor
+from runner.tracking import Run
+from tests.conftest import FAST, compose
+
+components.load_builtin()
+
+
+def same(a: Any, b: Any) -> bool:
+    """Deep equality over dicts, lists, arrays and fitted objects (their ``*_`` attributes)."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+    if hasattr(a, "__dict__") and not isinstance(a, type):
+        return same({k: v for k, v in vars(a).items() if k.endswith("_")}, {k: v for k, v in vars(b).items() if k.endswith("_")})
+    return a == b
+
+
+@pytest.fixture
+def two_sources(tmp_path: Path) -> tuple[dict, dict]:
+    """The same train file with two very different test files."""
+    rng = np.random.default_rng(0)
+    n = 300
+    train = pd.DataFrame({"a": rng.normal(0, 1, n), "b": rng.normal(100, 30, n), "c": rng.choice(["u", "v"], n), "y": rng.choice(["p", "q"], n, p=[0.8, 0.2])})
+    test = train.sample(80, random_state=0).reset_index(drop=True)
+    changed = test.assign(a=test.a * 1000 + 5, b=-test.b, c="w")
+    for name, df in (("train", train), ("test1", test), ("test2", changed)):
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+
+    def cfg(test_name: str) -> dict:
+        files = {"train": str(tmp_path / "train.csv"), "test": str(tmp_path / f"{test_name}.csv")}
+        return {"name": "hf", "path": "csv", "data_files": files, "label": "y"}
+
+    return cfg("test1"), cfg("test2")
+
+
+@pytest.mark.parametrize("scaler", get_registry("scaler").names())
+def test_changing_test_features_changes_no_fitted_state(two_sources, scaler: str) -> None:
+    states = []
+    for cfg in two_sources:
+        data = prepare(cfg, {"val_size": 0.2}, seed=0)
+        pre = Preprocessor(
+            outlier=get_registry("outlier").build({"name": "none"}, "outlier"),
+            scaler=get_registry("scaler").build({"name": scaler}, "scaler"),
+            resampler=get_registry("resampler").build({"name": "none"}, "resampler"),
+        )
+        X, y, _ = pre.fit_resample(data.train.X, data.train.y)
+        states.append((data.encoder.fitted_state(), pre.fitted_state(), X, y, data.validation.X, pre.transform(data.test.X)))
+    assert same(states[0][0], states[1][0]), "encoder state depends on the test split"
+    assert same(states[0][1], states[1][1]), "preprocessing state depends on the test split"
+    assert same(states[0][2:5], states[1][2:5]), "training/validation rows depend on the test split"
+    assert not np.array_equal(states[0][5], states[1][5])  # the test rows themselves did change
+
+
+class Recorder(Run):
+    def __init__(self) -> None:
+        self.metrics: dict[str, float] = {}
+
+    def log_metrics(self, metrics, step=None) -> None:
+        self.metrics.update(metrics)
+
+
+def test_whole_job_val_metrics_ignore_the_test_split(two_sources) -> None:
+    """Training, early stopping and validation never read the test split: val metrics are identical."""
+    from runner.configs import to_plain
+
+    results = []
+    for cfg in two_sources:
+        plain = to_plain(compose([*FAST, "tracking=none", "trainer.epochs=3"]))
+        plain["dataset"] = cfg
+        results.append(execute(plain, Recorder()))
+    val = [{k: v for k, v in r.items() if k.startswith("val/")} for r in results]
+    assert val[0] == val[1]
