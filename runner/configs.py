@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from components.errors import ConfigError
 
@@ -27,6 +27,9 @@ def to_plain(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(cfg, DictConfig):
         try:
             out = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        except MissingMandatoryValue as exc:
+            key = getattr(exc, "full_key", None) or "<config>"
+            raise ConfigError(f"{key}: a value is required (it is ??? in the config); set it, e.g. {key}=<value>.") from exc
         except OmegaConfBaseException as exc:
             key = getattr(exc, "full_key", None) or "<config>"
             raise ConfigError(f"{key}: {str(exc).splitlines()[0]}") from exc
