@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from components.datasets import DATASETS, LoadedData
 from components.errors import ConfigError
 from components.registry import Interval, check_value
-from runner.encoding import TableEncoder
+from runner.encoding import TableEncoder, arrow_table
 
 Fraction = Annotated[float, Interval(0, 1, "neither")]
 
@@ -61,7 +61,7 @@ def check_split(cfg: Mapping[str, Any]) -> tuple[float, float]:
 
 
 def labels(ds: Any, label: str) -> np.ndarray:
-    return np.asarray(ds.with_format("numpy", columns=[label])[label], dtype=np.int64)
+    return arrow_table(ds, [label]).column(0).to_numpy().astype(np.int64, copy=False)
 
 
 def _stratified(ds: Any, label: str, size: float, seed: int, what: str, class_names: list[str]) -> tuple[Any, Any]:

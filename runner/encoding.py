@@ -1,7 +1,7 @@
 """Turn HF dataset splits into float32 feature matrices, fitted on the training split only.
 
-Numeric columns are read straight from Arrow through ``with_format("numpy")`` (no per-row
-Python); missing numbers are imputed with the training median. String and ``ClassLabel``
+Numeric columns are read straight from the Arrow table (no per-row Python, zero-copy where
+the layout allows); missing numbers are imputed with the training median. String and ``ClassLabel``
 feature columns are one-hot encoded with the training categories (scikit-learn's
 ``OneHotEncoder``): a category first seen at test time maps to all zeros, not to an error.
 An image / fixed-shape array column becomes flat rows ``C·H·W`` with ``image_shape`` kept.
@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.preprocessing import OneHotEncoder
 
 from components.base import FittedTransform
@@ -19,29 +21,74 @@ from components.errors import ConfigError
 _MISSING = "<missing>"
 
 
-def _kind(feature: Any) -> str:
+def arrow_table(ds: Any, columns: list[str]) -> pa.Table:
+    """The rows of ``ds`` for ``columns`` as one Arrow table, zero-copy from the (memory-mapped) cache.
+
+    A ``select``-ed split carries an indices mapping; it is applied with a single vectorised
+    ``take`` (``with_format(...)[:]`` gathers such splits row by row: ~20 s per 1M rows).
+    """
+    table = ds.data.table.select(columns)
+    indices = getattr(ds, "_indices", None)
+    if indices is not None:
+        table = table.take(indices.column(0).combine_chunks())  # one index chunk: ~2x faster take
+    return table
+
+
+def _kind(feature: Any, arrow_type: pa.DataType) -> str:
     import datasets as hf
 
     if isinstance(feature, (hf.Image, hf.Array2D, hf.Array3D)):
         return "image"
-    if isinstance(feature, hf.ClassLabel):
+    if isinstance(feature, hf.ClassLabel) or pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return "categorical"
-    dtype = getattr(feature, "dtype", None)
-    if dtype in ("string", "large_string"):
-        return "categorical"
-    if dtype is not None and (dtype.startswith(("int", "uint", "float")) or dtype in ("bool", "double")):
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_boolean(arrow_type):
         return "numeric"
+    if pa.types.is_fixed_size_list(arrow_type) and (
+        pa.types.is_integer(arrow_type.value_type) or pa.types.is_floating(arrow_type.value_type)
+    ):
+        return "vector"
     return "unsupported"
 
 
+def _width(arrow_type: pa.DataType) -> int:
+    return arrow_type.list_size if pa.types.is_fixed_size_list(arrow_type) else 1
+
+
 def numeric_matrix(ds: Any, columns: list[str]) -> np.ndarray:
-    """Columns as one float32 ``(rows, columns)`` matrix, read from Arrow in one pass."""
-    if not columns:
-        return np.zeros((ds.num_rows, 0), dtype=np.float32)
-    arrays = ds.with_format("numpy", columns=columns)[:]
-    out = np.empty((ds.num_rows, len(columns)), dtype=np.float32)
-    for j, c in enumerate(columns):
-        out[:, j] = arrays[c]
+    """Numeric and fixed-size vector columns as one row-major float32 matrix (nulls -> NaN).
+
+    Scalar columns come first, in order, then vector columns. Scalars are interleaved by
+    Arrow's own ``RecordBatch.to_tensor`` one cached record batch at a time; a vector column
+    (fixed-size list) is already row-major in Arrow and is copied as one block
+    (benchmarks/bench_arrow_load.py measures both against ``np.load``).
+    """
+    table = arrow_table(ds, columns)
+    n = table.num_rows
+    scalar_names = [c for c, t in zip(table.column_names, table.schema.types) if _width(t) == 1]
+    vector_names = [c for c in table.column_names if c not in scalar_names]
+    widths = [_width(table.schema.field(c).type) for c in vector_names]
+    out = np.empty((n, len(scalar_names) + sum(widths)), dtype=np.float32)
+    if scalar_names:
+        scalars = table.select(scalar_names)
+        casts = [col if col.type == pa.float32() else pc.cast(col, pa.float32()) for col in scalars.columns]
+        scalars = pa.table(casts, names=scalar_names)
+        row, k = 0, len(scalar_names)
+        for batch in scalars.to_batches(max_chunksize=8192):  # cache-sized: to_tensor on one huge batch is 4x slower
+            if batch.num_rows:
+                out[row : row + batch.num_rows, :k] = np.asarray(batch.to_tensor(null_to_nan=True, row_major=True))
+                row += batch.num_rows
+    offset = len(scalar_names)
+    for name, width in zip(vector_names, widths):
+        column = table.column(name)
+        if column.null_count:
+            raise ConfigError(f"dataset.features: vector column '{name}' has missing rows; fill or drop them.")
+        row = 0
+        for chunk in column.chunks:
+            values = chunk.flatten()
+            values = values if values.type == pa.float32() else pc.cast(values, pa.float32())
+            out[row : row + len(chunk), offset : offset + width] = values.to_numpy(zero_copy_only=False).reshape(-1, width)
+            row += len(chunk)
+        offset += width
     return out
 
 
@@ -53,14 +100,18 @@ class TableEncoder(FittedTransform):
         self.image_shape = image_shape
 
     def fit(self, ds: Any, y: Any = None) -> "TableEncoder":
-        kinds = {c: _kind(ds.features[c]) for c in self.features}
+        schema = ds.data.table.schema
+        kinds = {c: _kind(ds.features[c], schema.field(c).type) for c in self.features}
         bad = {c: str(ds.features[c]) for c, k in kinds.items() if k == "unsupported"}
         if bad:
             raise ConfigError(
-                f"dataset.features: unsupported column type(s) {bad}; accepted: numbers, booleans, strings "
-                f"(categorical), ClassLabel, or a single image / fixed-shape array column."
+                f"dataset.features: unsupported column type(s) {bad}; accepted: numbers, booleans, fixed-length "
+                f"number lists, strings (categorical), ClassLabel, or a single image / fixed-shape array column."
             )
-        self.numeric_ = [c for c in self.features if kinds[c] == "numeric"]
+        # scalars first, then vectors: the column order numeric_matrix produces
+        self.numeric_ = [c for c in self.features if kinds[c] == "numeric"] + [
+            c for c in self.features if kinds[c] == "vector"
+        ]
         self.categorical_ = [c for c in self.features if kinds[c] == "categorical"]
         self.image_ = [c for c in self.features if kinds[c] == "image"]
         num = numeric_matrix(ds, self.numeric_)
@@ -71,7 +122,10 @@ class TableEncoder(FittedTransform):
         if self.categorical_:
             self.onehot_ = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float32)
             self.onehot_.fit(self._categories(ds))
-        names = list(self.numeric_)
+        names = []
+        for c in self.numeric_:
+            width = _width(schema.field(c).type)
+            names += [c] if width == 1 else [f"{c}[{i}]" for i in range(width)]
         if self.onehot_ is not None:
             names += [str(n) for n in self.onehot_.get_feature_names_out(self.categorical_)]
         if self.image_:
@@ -80,17 +134,20 @@ class TableEncoder(FittedTransform):
         return self
 
     def _categories(self, ds: Any) -> np.ndarray:
+        """Categorical columns as strings (ClassLabel ids mapped to names; nulls to '<missing>')."""
         import datasets as hf
 
+        table = arrow_table(ds, self.categorical_)
         cols = []
-        table = ds.select_columns(self.categorical_).with_format(None)[:]
         for c in self.categorical_:
+            values = table.column(c).to_numpy(zero_copy_only=False)
             feature = ds.features[c]
-            values = table[c]
             if isinstance(feature, hf.ClassLabel):
-                values = [feature.int2str(v) if v is not None else None for v in values]
-            cols.append(np.array([_MISSING if v is None else str(v) for v in values], dtype=object))
-        return np.stack(cols, axis=1) if cols else np.zeros((ds.num_rows, 0), dtype=object)
+                names = np.array(feature.names + [_MISSING], dtype=object)
+                values = names[np.where(values == None, -1, values).astype(np.int64)]  # noqa: E711
+            values = np.where(values == None, _MISSING, values).astype(str).astype(object)  # noqa: E711
+            cols.append(values)
+        return np.stack(cols, axis=1)
 
     def missing_cells(self, ds: Any) -> int:
         """Numeric NaNs/nulls among the features (categorical nulls count as a category)."""

@@ -1,0 +1,56 @@
+"""Arrow -> float32 matrices against datasets' own numpy formatter, and the one-hot encoder."""
+from __future__ import annotations
+
+import datasets as hf
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from components.errors import ConfigError
+from runner.encoding import TableEncoder, numeric_matrix
+
+
+def table() -> hf.Dataset:
+    rng = np.random.default_rng(0)
+    n = 2500  # spans several 1000-row record batches
+    vec = pa.FixedSizeListArray.from_arrays(pa.array(rng.normal(size=n * 3).astype(np.float64)), 3)
+    t = pa.table(
+        {
+            "f": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n))),
+            "i": pa.array(rng.integers(-5, 5, n), type=pa.int32()),
+            "b": pa.array(rng.random(n) < 0.5),
+            "v": vec,
+            "c": pa.array(rng.choice(["x", "y", None], n)),
+            "label": pa.array(rng.integers(0, 2, n)),
+        }
+    )
+    return hf.Dataset(t)
+
+
+@pytest.mark.parametrize("selected", [False, True])
+def test_numeric_matrix_matches_datasets_numpy_formatter(selected: bool) -> None:
+    ds = table()
+    if selected:
+        ds = ds.select(np.random.default_rng(1).permutation(ds.num_rows)[:1700])
+    ref = ds.with_format("numpy", columns=["f", "i", "b", "v"])[:]
+    expected = np.column_stack([ref["f"], ref["i"], ref["b"], np.asarray(ref["v"])]).astype(np.float32)
+    np.testing.assert_array_equal(numeric_matrix(ds, ["f", "i", "b", "v"]), expected)
+
+
+def test_encoder_imputes_train_median_and_one_hots_train_categories() -> None:
+    ds = table()
+    train, test = ds.select(range(2000)), ds.select(range(2000, 2500))
+    enc = TableEncoder(features=["c", "v", "f", "i"]).fit(train)
+    assert enc.feature_names_ == ["f", "i", "v[0]", "v[1]", "v[2]", "c_<missing>", "c_x", "c_y"]
+    f_train = np.asarray(train.with_format("numpy")["f"], dtype=np.float32)
+    X = enc.transform(test)
+    f_test = np.asarray(test.with_format("numpy")["f"], dtype=np.float32)
+    np.testing.assert_array_equal(X[np.isnan(f_test), 0], np.float32(np.nanmedian(f_train)))
+    c = np.array(test["c"][:], dtype=object)
+    np.testing.assert_array_equal(X[:, 5:], np.column_stack([c == None, c == "x", c == "y"]).astype(np.float32))  # noqa: E711
+
+
+def test_unsupported_columns_are_named() -> None:
+    ds = hf.Dataset.from_dict({"tags": [["a"], ["b", "c"]], "label": [0, 1]})
+    with pytest.raises(ConfigError, match=r"dataset.features: unsupported column type\(s\) \{'tags': "):
+        TableEncoder(features=["tags"]).fit(ds)
