@@ -61,7 +61,7 @@ def check_split(cfg: Mapping[str, Any]) -> tuple[float, float]:
 
 
 def labels(ds: Any, label: str) -> np.ndarray:
-    return arrow_table(ds, [label]).column(0).to_numpy().astype(np.int64, copy=False)
+    return arrow_table(ds, [label]).column(0).to_numpy().astype(np.int64)  # a writable copy
 
 
 def _stratified(ds: Any, label: str, size: float, seed: int, what: str, class_names: list[str]) -> tuple[Any, Any]:
