@@ -39,12 +39,37 @@ class Loss(nn.Module):
         """Hook for schedules over training (staged losses); a no-op by default."""
 
 
+Smoothing = Annotated[float, Interval(0, 1, "left")]
+Gamma = Annotated[float, Interval(0, None)]
+Beta = Annotated[float, Interval(0, 1, "left")]
+
+
 @LOSSES.register("ce")
 class CrossEntropy(Loss):
-    """−log p_t."""
+    """−log p_t, or −Σ_k ỹ_k log p_k with label smoothing ỹ = (1 − ε) y + ε / K."""
+
+    def __init__(self, *, label_smoothing: Smoothing = 0.0) -> None:
+        super().__init__()
+        self.label_smoothing = label_smoothing
 
     def per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits, targets, reduction="none")
+        return F.cross_entropy(logits, targets, reduction="none", label_smoothing=self.label_smoothing)
+
+
+def _weights_buffer(
+    scheme: WeightScheme | list[float],
+    beta: float,
+    counts: str,
+    class_counts: np.ndarray | None,
+    original_counts: np.ndarray | None,
+    key: str,
+) -> torch.Tensor:
+    """Per-class weights from whole-training-split counts (resampled or original)."""
+    source = class_counts if counts == "resampled" or original_counts is None else original_counts
+    if source is None:
+        raise ValueError("class-weighted losses need class counts from the runner")
+    params = {"beta": beta} if scheme == "effective_number" else {}
+    return torch.as_tensor(class_weights(scheme, np.asarray(source), key, **params), dtype=torch.float32)
 
 
 @LOSSES.register("weighted_ce", runtime=("class_counts", "original_counts"))
@@ -60,18 +85,140 @@ class WeightedCrossEntropy(Loss):
         self,
         *,
         weights: WeightScheme | list[float] = "inverse",
-        beta: Annotated[float, Interval(0, 1, "left")] = 0.999,
+        beta: Beta = 0.999,
         counts: Literal["resampled", "original"] = "resampled",
+        label_smoothing: Smoothing = 0.0,
         class_counts: np.ndarray | None = None,
         original_counts: np.ndarray | None = None,
     ) -> None:
         super().__init__()
-        source = class_counts if counts == "resampled" or original_counts is None else original_counts
-        if source is None:
-            raise ValueError("weighted_ce needs class counts from the runner")
-        params = {"beta": beta} if weights == "effective_number" else {}
-        w = class_weights(weights, np.asarray(source), "loss.weights", **params)
-        self.register_buffer("class_weight", torch.as_tensor(w, dtype=torch.float32))
+        self.label_smoothing = label_smoothing
+        w = _weights_buffer(weights, beta, counts, class_counts, original_counts, "loss.weights")
+        self.register_buffer("class_weight", w)
 
     def per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits, targets, reduction="none") * self.class_weight[targets]
+        nll = F.cross_entropy(logits, targets, reduction="none", label_smoothing=self.label_smoothing)
+        return nll * self.class_weight[targets]
+
+
+def focal_per_sample(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    gamma: float,
+    alpha: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """−α_t (1 − p_t)^γ Σ_k ỹ_k log p_k (ỹ = one-hot y without smoothing: −α_t (1 − p_t)^γ log p_t).
+
+    γ = 0 and no α is exactly cross-entropy. log p comes from ``log_softmax`` (stable for
+    large logits); (1 − p_t) is floored at 1e-12 so γ < 1 keeps finite gradients at p_t = 1.
+    """
+    logp = F.log_softmax(logits.float(), dim=1)
+    logp_t = logp.gather(1, targets[:, None]).squeeze(1)
+    if label_smoothing > 0:
+        k = logits.shape[1]
+        smoothed = torch.full_like(logp, label_smoothing / k)
+        smoothed.scatter_(1, targets[:, None], 1 - label_smoothing + label_smoothing / k)
+        nll = -(smoothed * logp).sum(1)
+    else:
+        nll = -logp_t
+    loss = nll if gamma == 0 else (1 - logp_t.exp()).clamp_min(1e-12).pow(gamma) * nll
+    return loss * alpha[targets] if alpha is not None else loss
+
+
+@LOSSES.register("focal", runtime=("class_counts", "original_counts"))
+class Focal(Loss):
+    """Focal loss (Lin et al. 2017); with ``alpha`` set it is the alpha-balanced focal loss.
+
+    ``alpha``: null (no α), a class-weight scheme (inverse, balanced, effective_number with
+    ``beta``), or an explicit per-class list.
+    """
+
+    def __init__(
+        self,
+        *,
+        gamma: Gamma = 2.0,
+        alpha: WeightScheme | list[float] | None = None,
+        beta: Beta = 0.999,
+        counts: Literal["resampled", "original"] = "resampled",
+        label_smoothing: Smoothing = 0.0,
+        class_counts: np.ndarray | None = None,
+        original_counts: np.ndarray | None = None,
+    ) -> None:
+        super().__init__()
+        self.gamma = gamma
+        self.label_smoothing = label_smoothing
+        alpha_w = None if alpha is None else _weights_buffer(alpha, beta, counts, class_counts, original_counts, "loss.alpha")
+        self.register_buffer("alpha", alpha_w)
+
+    def per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return focal_per_sample(logits, targets, self.gamma, self.alpha, self.label_smoothing)
+
+
+@LOSSES.register("class_balanced_focal", runtime=("class_counts", "original_counts"))
+class ClassBalancedFocal(Focal):
+    """Alpha focal loss with α = effective-number weights (Cui et al. 2019)."""
+
+    def __init__(
+        self,
+        *,
+        gamma: Gamma = 2.0,
+        beta: Beta = 0.999,
+        counts: Literal["resampled", "original"] = "resampled",
+        label_smoothing: Smoothing = 0.0,
+        class_counts: np.ndarray | None = None,
+        original_counts: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(
+            gamma=gamma,
+            alpha="effective_number",
+            beta=beta,
+            counts=counts,
+            label_smoothing=label_smoothing,
+            class_counts=class_counts,
+            original_counts=original_counts,
+        )
+
+
+@LOSSES.register("enhanced_focal", runtime=("class_counts", "original_counts"))
+class EnhancedFocal(Focal):
+    """Three stages over training: CE, then focal with γ/2, then alpha focal with γ.
+
+    ``stage_epochs: [n1, n2]``: epochs [0, n1) use CE, [n1, n1 + n2) focal γ/2, the rest alpha
+    focal γ. The trainer calls ``set_epoch``; ``stage`` (1, 2, 3) is logged per epoch.
+    """
+
+    def __init__(
+        self,
+        *,
+        gamma: Gamma = 2.0,
+        alpha: WeightScheme | list[float] = "effective_number",
+        beta: Beta = 0.999,
+        stage_epochs: tuple[Annotated[int, Interval(0, None)], Annotated[int, Interval(0, None)]] = (5, 5),
+        counts: Literal["resampled", "original"] = "resampled",
+        label_smoothing: Smoothing = 0.0,
+        class_counts: np.ndarray | None = None,
+        original_counts: np.ndarray | None = None,
+    ) -> None:
+        super().__init__(
+            gamma=gamma,
+            alpha=alpha,
+            beta=beta,
+            counts=counts,
+            label_smoothing=label_smoothing,
+            class_counts=class_counts,
+            original_counts=original_counts,
+        )
+        self.stage_epochs = tuple(stage_epochs)
+        self.stage = 1
+
+    def set_epoch(self, epoch: int) -> None:
+        n1, n2 = self.stage_epochs
+        self.stage = 1 if epoch < n1 else 2 if epoch < n1 + n2 else 3
+
+    def per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.stage == 1:
+            return focal_per_sample(logits, targets, 0.0, None, self.label_smoothing)
+        if self.stage == 2:
+            return focal_per_sample(logits, targets, self.gamma / 2, None, self.label_smoothing)
+        return focal_per_sample(logits, targets, self.gamma, self.alpha, self.label_smoothing)

@@ -133,6 +133,8 @@ def train(
             )
         val_f1 = macro_f1(y_val, predict_proba(model, X_val, settings.eval_batch_size).argmax(1), num_classes)
         row = {"train/loss": train_loss, "val/macro_f1": val_f1}
+        if hasattr(loss_fn, "stage"):  # staged losses (enhanced_focal) log which stage ran
+            row["train/loss_stage"] = float(loss_fn.stage)
         history.epochs.append(row)
         if on_epoch:
             on_epoch(epoch, row)

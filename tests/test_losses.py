@@ -88,3 +88,88 @@ def test_sample_weight_multiplies_per_sample_loss() -> None:
     sw = torch.linspace(0, 2, 8)
     loss = LOSSES.build({"name": "ce"}, "loss")
     torch.testing.assert_close(loss(logits, y, sw), (F.cross_entropy(logits, y, reduction="none") * sw).mean())
+
+
+def binary_logits(p_t: torch.Tensor) -> torch.Tensor:
+    """Logits whose softmax gives p_t for class 0 (the target)."""
+    return torch.stack([torch.log(p_t), torch.log1p(-p_t)], dim=1)
+
+
+def focal(gamma: float = 2.0, **params):
+    return LOSSES.build({"name": "focal", "gamma": gamma, **params}, "loss", class_counts=COUNTS[:2], original_counts=COUNTS[:2])
+
+
+def test_focal_gamma_zero_is_cross_entropy() -> None:
+    g = torch.Generator().manual_seed(3)
+    logits, y = torch.randn(128, 3, generator=g) * 5, torch.randint(0, 3, (128,), generator=g)
+    torch.testing.assert_close(focal(0.0)(logits, y), F.cross_entropy(logits, y))
+
+
+@pytest.mark.parametrize("p_t, ce, fl", [(0.9, 0.105, 0.001), (0.7, 0.357, 0.032), (0.5, 0.693, 0.173), (0.3, 1.204, 0.589), (0.1, 2.303, 1.863)])
+def test_lecture_focal_table_claim_3(p_t: float, ce: float, fl: float) -> None:
+    """CE matches to 3 decimals; FL too for 0.9/0.7/0.5. For 0.3 and 0.1 the lecture multiplied an
+    already rounded CE ((0.9)² · 2.30 = 1.863); the exact values are 0.590 and 1.865, so FL is
+    checked exactly against numpy and within 0.0025 of the printed table."""
+    logits, y = binary_logits(torch.tensor([p_t], dtype=torch.float64)), torch.zeros(1, dtype=torch.long)
+    assert round(focal(0.0).per_sample(logits, y).item(), 3) == ce
+    ours = focal(2.0).per_sample(logits, y).item()
+    assert ours == pytest.approx(-((1 - p_t) ** 2) * np.log(p_t), rel=1e-6)
+    assert abs(ours - fl) <= 0.0025
+
+
+@pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0, 5.0])
+def test_focal_gradient_claim_4_against_autograd(gamma: float) -> None:
+    p = torch.tensor([0.05, 0.3, 0.5, 0.8, 0.97], dtype=torch.float64, requires_grad=True)
+    loss = focal(gamma).per_sample(binary_logits(p), torch.zeros(5, dtype=torch.long)).sum()
+    (grad,) = torch.autograd.grad(loss, p)
+    with torch.no_grad():
+        # the lecture's claim 4 for FL = -(1 - p_t)^γ log p_t
+        formula = gamma * (1 - p) ** (gamma - 1) * torch.log(p) - (1 - p) ** gamma / p
+    torch.testing.assert_close(grad, formula, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("eps", [0.05, 0.1, 0.3])
+def test_label_smoothing_matches_torch(eps: float) -> None:
+    g = torch.Generator().manual_seed(4)
+    logits, y = torch.randn(64, 4, generator=g), torch.randint(0, 4, (64,), generator=g)
+    ref = F.cross_entropy(logits, y, label_smoothing=eps)
+    torch.testing.assert_close(focal(0.0, label_smoothing=eps)(logits, y), ref)
+    ce = LOSSES.build({"name": "ce", "label_smoothing": eps}, "loss")
+    torch.testing.assert_close(ce(logits, y), ref)
+
+
+def test_alpha_focal_and_class_balanced_focal() -> None:
+    g = torch.Generator().manual_seed(5)
+    logits, y = torch.randn(64, 3, generator=g), torch.randint(0, 3, (64,), generator=g)
+    counts = COUNTS
+    p_t = torch.softmax(logits, 1).gather(1, y[:, None]).squeeze(1)
+    w = torch.as_tensor(weights("effective_number", beta=0.99), dtype=torch.float32)
+    expected = (-w[y] * (1 - p_t) ** 2 * torch.log(p_t)).mean()
+    built = lambda cfg: LOSSES.build(cfg, "loss", class_counts=counts, original_counts=counts)  # noqa: E731
+    torch.testing.assert_close(built({"name": "focal", "alpha": "effective_number", "beta": 0.99})(logits, y), expected)
+    torch.testing.assert_close(built({"name": "class_balanced_focal", "beta": 0.99})(logits, y), expected)
+
+
+def test_enhanced_focal_stages() -> None:
+    g = torch.Generator().manual_seed(6)
+    logits, y = torch.randn(64, 3, generator=g), torch.randint(0, 3, (64,), generator=g)
+    loss = LOSSES.build({"name": "enhanced_focal", "stage_epochs": [2, 3], "gamma": 2.0}, "loss", class_counts=COUNTS, original_counts=COUNTS)
+    stages = []
+    for epoch in range(7):
+        loss.set_epoch(epoch)
+        stages.append(loss.stage)
+    assert stages == [1, 1, 2, 2, 2, 3, 3]
+    loss.set_epoch(0)
+    torch.testing.assert_close(loss(logits, y), F.cross_entropy(logits, y))
+    loss.set_epoch(3)
+    torch.testing.assert_close(loss(logits, y), focal(1.0)(logits, y))
+    loss.set_epoch(6)
+    alpha = LOSSES.build({"name": "focal", "alpha": "effective_number"}, "loss", class_counts=COUNTS, original_counts=COUNTS)
+    torch.testing.assert_close(loss(logits, y), alpha(logits, y))
+
+
+def test_forward_mutates_nothing() -> None:
+    loss = LOSSES.build({"name": "class_balanced_focal"}, "loss", class_counts=COUNTS, original_counts=COUNTS)
+    before = {k: v.clone() for k, v in loss.state_dict().items()}
+    loss(torch.randn(8, 3), torch.randint(0, 3, (8,)))
+    assert all(torch.equal(before[k], v) for k, v in loss.state_dict().items())
