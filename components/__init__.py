@@ -11,6 +11,7 @@ _BUILTIN_MODULES = (
     "components.scalers",
     "components.outliers",
     "components.resamplers",
+    "components.deepsmote",
     "components.augment",
     "components.class_weights",
     "components.losses",

@@ -45,3 +45,7 @@ class TrainOnlyResampler(BaseEstimator):
     def report(self) -> dict[str, float]:
         """Numbers worth logging about the last ``fit_resample`` (counts, seconds...)."""
         return {}
+
+    def tags(self) -> dict[str, str]:
+        """Facts worth tagging the run with (a parameter adapted, a method switched)."""
+        return {}

@@ -126,10 +126,17 @@ class TableEncoder(FittedTransform):
         for c in self.numeric_:
             width = _width(schema.field(c).type)
             names += [c] if width == 1 else [f"{c}[{i}]" for i in range(width)]
+        self.n_numeric_ = len(names)  # numeric columns come first; scalers touch only these
+        self.categorical_groups_: list[list[int]] = []
         if self.onehot_ is not None:
             names += [str(n) for n in self.onehot_.get_feature_names_out(self.categorical_)]
+            start = self.n_numeric_
+            for cats in self.onehot_.categories_:
+                self.categorical_groups_.append(list(range(start, start + len(cats))))
+                start += len(cats)
         if self.image_:
             names += [f"{self.image_[0]}_{i}" for i in range(int(np.prod(self.image_shape or (0,))))]
+            self.n_numeric_ = len(names)
         self.feature_names_ = names
         return self
 

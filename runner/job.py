@@ -157,11 +157,20 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     pre = Preprocessor(
         outlier=get_registry("outlier").build(plain["outlier"], "outlier"),
         scaler=get_registry("scaler").build(plain["scaler"], "scaler"),
-        resampler=get_registry("resampler").build(plain["resampler"], "resampler"),
+        resampler=get_registry("resampler").build(
+            plain["resampler"],
+            "resampler",
+            class_names=names,
+            categorical_groups=data.encoder.categorical_groups_,
+            seed=seed,
+            device=str(device),
+        ),
+        n_numeric=data.encoder.n_numeric_,
     )
     X_train, y_train, report = pre.fit_resample(data.train.X, data.train.y)
     after = _class_counts(y_train, k)
     run.log_metrics({**report, **{f"data/train_count_resampled/{n}": float(c) for n, c in zip(names, after)}})
+    run.set_tags(pre.tags())
 
     model = get_registry("model").build(
         plain["model"], "model", in_features=X_train.shape[1], num_classes=k, image_shape=data.image_shape

@@ -3,6 +3,8 @@
 Mirrors imbalanced-learn's Pipeline: ``fit_resample`` is the fit path and the only place rows
 are removed or synthesised; ``transform`` is what validation and test go through, and it only
 applies the fitted scaler. Nothing here ever sees a validation or test label.
+The scaler sees the first ``n_numeric`` columns only: one-hot columns stay 0/1 (so
+SMOTE-NC can still read categories back from them).
 """
 from __future__ import annotations
 
@@ -20,6 +22,13 @@ class Preprocessor:
     outlier: TrainOnlyResampler
     scaler: FittedTransform
     resampler: TrainOnlyResampler
+    n_numeric: int | None = None  # None: every column is numeric
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        n = X.shape[1] if self.n_numeric is None else self.n_numeric
+        if n == X.shape[1]:
+            return self.scaler.transform(X)
+        return np.concatenate([self.scaler.transform(X[:, :n]), X[:, n:]], axis=1)
 
     def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
         """Fit every step on the training rows; returns the rows to train on and what to log."""
@@ -27,7 +36,9 @@ class Preprocessor:
         t0 = time.perf_counter()
         X, y = self.outlier.fit_resample(X, y)
         report.update(self.outlier.report())
-        X = self.scaler.fit(X, y).transform(X)
+        n = X.shape[1] if self.n_numeric is None else self.n_numeric
+        self.scaler.fit(X[:, :n], y)
+        X = self._scale(X)
         t1 = time.perf_counter()
         X, y = self.resampler.fit_resample(X, y)
         report.update(self.resampler.report())
@@ -37,7 +48,10 @@ class Preprocessor:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Validation/test path: the fitted scaler only; no row is dropped or added."""
-        return self.scaler.transform(X)
+        return self._scale(X)
+
+    def tags(self) -> dict[str, str]:
+        return {**self.outlier.tags(), **self.resampler.tags()}
 
     def fitted_state(self) -> dict[str, Any]:
         return {

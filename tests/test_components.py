@@ -38,11 +38,39 @@ def test_losses_are_finite_scalars_with_gradients(name: str) -> None:
     assert value.ndim == 0 and torch.isfinite(value) and torch.isfinite(logits.grad).all()
 
 
-@pytest.mark.parametrize("kind", ["outlier", "resampler"])
-def test_train_only_steps_return_rows_and_labels(kind: str) -> None:
-    for name in get_registry(kind).names():
-        Xr, yr = get_registry(kind).build({"name": name}, kind).fit_resample(X, Y)
-        assert Xr.shape[1] == X.shape[1] and len(Xr) == len(yr)
+@pytest.mark.parametrize("name", get_registry("outlier").names())
+def test_outlier_steps_return_rows_and_labels(name: str) -> None:
+    Xr, yr = get_registry("outlier").build({"name": name}, "outlier").fit_resample(X, Y)
+    assert Xr.shape[1] == X.shape[1] and len(Xr) == len(yr)
+
+
+def mixed_data(name: str) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+    """Numeric rows, plus one-hot columns for the categorical resamplers (all one-hot for smoten)."""
+    rng = np.random.default_rng(1)
+    y = np.r_[np.zeros(60, int), np.ones(12, int), np.full(10, 2)]
+    onehot = np.eye(3, dtype=np.float32)[rng.integers(0, 3, len(y))]
+    if name == "smoten":
+        return np.c_[onehot, np.eye(2, dtype=np.float32)[rng.integers(0, 2, len(y))]], y, [[0, 1, 2], [3, 4]]
+    numeric = rng.normal(size=(len(y), 4)).astype(np.float32) + y[:, None]
+    if name == "smotenc":
+        return np.c_[numeric, onehot], y, [[4, 5, 6]]
+    return numeric, y, []
+
+
+@pytest.mark.parametrize("name", get_registry("resampler").names())
+def test_resamplers_return_rows_labels_and_report(name: str) -> None:
+    if name == "deepsmote":
+        pytest.skip("trains a network: covered in test_resamplers.py")
+    Xm, y, groups = mixed_data(name)
+    step = get_registry("resampler").build({"name": name}, "resampler", class_names=["a", "b", "c"], categorical_groups=groups, seed=0, device="cpu")
+    Xr, yr = step.fit_resample(Xm, y)
+    assert Xr.shape[1] == Xm.shape[1] and len(Xr) == len(yr) and Xr.dtype == Xm.dtype and np.isfinite(Xr).all()
+    assert set(np.unique(yr)) <= {0, 1, 2}
+    report = step.report()
+    assert report["resample/synthetic_rows"] == (max(0, len(yr) - len(y)) if getattr(step, "kind", "over") == "over" else 0)
+    if groups:  # categories survive as valid one-hot rows
+        for g in groups:
+            assert set(Xr[:, g].sum(1)) <= {0.0, 1.0} and set(np.unique(Xr[:, g])) <= {0.0, 1.0}
 
 
 @pytest.mark.parametrize("name", get_registry("augment").names())

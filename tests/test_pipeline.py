@@ -50,15 +50,29 @@ def two_sources(tmp_path: Path) -> tuple[dict, dict]:
     return cfg("test1"), cfg("test2")
 
 
-@pytest.mark.parametrize("scaler", get_registry("scaler").names())
-def test_changing_test_features_changes_no_fitted_state(two_sources, scaler: str) -> None:
+STEPS = [("scaler", n) for n in get_registry("scaler").names()] + [
+    ("resampler", n) for n in get_registry("resampler").names() if n not in ("none", "smoten")
+]
+
+
+@pytest.mark.parametrize("kind, name", STEPS, ids=[f"{k}={n}" for k, n in STEPS])
+def test_changing_test_features_changes_no_fitted_state(two_sources, kind: str, name: str) -> None:
     states = []
     for cfg in two_sources:
         data = prepare(cfg, {"val_size": 0.2}, seed=0)
+        chosen = {"scaler": "standard", "resampler": "none", kind: name}
         pre = Preprocessor(
             outlier=get_registry("outlier").build({"name": "none"}, "outlier"),
-            scaler=get_registry("scaler").build({"name": scaler}, "scaler"),
-            resampler=get_registry("resampler").build({"name": "none"}, "resampler"),
+            scaler=get_registry("scaler").build({"name": chosen["scaler"]}, "scaler"),
+            resampler=get_registry("resampler").build(
+                {"name": chosen["resampler"]},
+                "resampler",
+                class_names=data.class_names,
+                categorical_groups=data.encoder.categorical_groups_,
+                seed=0,
+                device="cpu",
+            ),
+            n_numeric=data.encoder.n_numeric_,
         )
         X, y, _ = pre.fit_resample(data.train.X, data.train.y)
         states.append((data.encoder.fitted_state(), pre.fitted_state(), X, y, data.validation.X, pre.transform(data.test.X)))
