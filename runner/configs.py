@@ -13,7 +13,7 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from components.errors import ConfigError
 
 # Keys that do not change a job's results: excluded from the config hash (resume, caching).
-NOT_HASHED = ("tracking", "paths", "progress", "hydra")
+NOT_HASHED = ("tracking", "paths", "progress", "hydra", "cache")
 
 
 def register_resolvers() -> None:

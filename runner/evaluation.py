@@ -33,14 +33,17 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
     return float(skm.f1_score(y_true, y_pred, average="macro", labels=np.arange(num_classes), zero_division=0))
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names: list[str]) -> dict[str, float]:
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, class_names: list[str], y_pred: np.ndarray | None = None
+) -> dict[str, float]:
     """Macro-F1, ROC-AUC, PR-AUC, balanced accuracy, accuracy and per-class P/R/F1.
 
-    AUCs need every class present in ``y_true``; otherwise they are left out (not faked).
+    ``y_pred`` defaults to the argmax (a tuned decision rule passes its own); AUCs use the
+    probabilities and need every class present in ``y_true``, otherwise they are left out.
     """
     k = len(class_names)
     labels = np.arange(k)
-    y_pred = proba.argmax(axis=1)
+    y_pred = proba.argmax(axis=1) if y_pred is None else y_pred
     out = {
         "macro_f1": macro_f1(y_true, y_pred, k),
         "accuracy": float(skm.accuracy_score(y_true, y_pred)),
@@ -67,9 +70,9 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names: l
     return out
 
 
-def confusion(y_true: np.ndarray, proba: np.ndarray, num_classes: int) -> np.ndarray:
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     """Rows: true class, columns: predicted class."""
-    return skm.confusion_matrix(y_true, proba.argmax(axis=1), labels=np.arange(num_classes))
+    return skm.confusion_matrix(y_true, y_pred, labels=np.arange(num_classes))
 
 
 def confusion_csv(matrix: np.ndarray, class_names: list[str]) -> str:

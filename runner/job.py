@@ -23,10 +23,12 @@ import components
 from components import get_registry
 from components.errors import ConfigError
 from runner import provenance
+from runner.cache import ResampleCache, cache_key
 from runner.configs import config_hash, flatten, to_plain
 from runner.data import check_split, prepare
 from runner.evaluation import classification_metrics, confusion, confusion_csv, predict_proba
 from runner.pipeline import Preprocessor
+from runner.threshold import DecisionRule
 from runner.tracking import Run, Tracker, build_tracker
 from runner.training import TrainerSettings, resolve_device, seed_everything, train
 
@@ -89,6 +91,9 @@ def validate(plain: Mapping[str, Any]) -> None:
             raise ConfigError(f"{group}: missing config group; pick one with {group}=<name>.")
         get_registry(group).validate(plain[group], group)
     check_split(plain.get("split", {}))
+    tune = (plain.get("decision") or {}).get("tune_threshold", False)
+    if not isinstance(tune, bool):
+        raise ConfigError(f"decision.tune_threshold: got {tune!r}; expected a boolean (true or false).")
     seed = plain.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"seed: got {seed!r}; expected a non-negative integer.")
@@ -167,7 +172,20 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
         ),
         n_numeric=data.encoder.n_numeric_,
     )
-    X_train, y_train, report = pre.fit_resample(data.train.X, data.train.y)
+    cache = None
+    cache_cfg = plain.get("cache") or {}
+    if cache_cfg.get("enabled") and plain["resampler"]["name"] != "none":
+        key = cache_key(
+            data=data.fingerprint,
+            split=plain.get("split", {}),
+            seed=seed,
+            outlier=plain["outlier"],
+            scaler=plain["scaler"],
+            resampler=plain["resampler"],
+            device=str(device),
+        )
+        cache = ResampleCache(cache_cfg["dir"], key)
+    X_train, y_train, report = pre.fit_resample(data.train.X, data.train.y, cache)
     after = _class_counts(y_train, k)
     run.log_metrics({**report, **{f"data/train_count_resampled/{n}": float(c) for n, c in zip(names, after)}})
     run.set_tags(pre.tags())
@@ -200,11 +218,21 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
         "train/best_epoch": float(history.best_epoch),
         "train/epochs_run": float(len(history.epochs)),
     }
-    for split_name, X, y in (("val", X_val, data.validation.y), ("test", X_test, data.test.y)):
-        proba = predict_proba(model, X, settings.eval_batch_size)
+    probas = {
+        "val": (predict_proba(model, X_val, settings.eval_batch_size), data.validation.y),
+        "test": (predict_proba(model, X_test, settings.eval_batch_size), data.test.y),
+    }
+    for split_name, (proba, y) in probas.items():
         metrics.update({f"{split_name}/{key}": v for key, v in classification_metrics(y, proba, names).items()})
-        run.log_text(confusion_csv(confusion(y, proba, k), names), f"metrics/confusion_{split_name}.csv")
+        run.log_text(confusion_csv(confusion(y, proba.argmax(1), k), names), f"metrics/confusion_{split_name}.csv")
+    if (plain.get("decision") or {}).get("tune_threshold"):
+        rule = DecisionRule().fit(probas["val"][1], probas["val"][0])
+        metrics.update(rule.params(names))
+        for split_name, (proba, y) in probas.items():
+            tuned = classification_metrics(y, proba, names, rule.predict(proba))
+            metrics.update({f"{split_name}_tuned/{key}": v for key, v in tuned.items()})
+        run.log_text(confusion_csv(confusion(data.test.y, rule.predict(probas["test"][0]), k), names), "metrics/confusion_test_tuned.csv")
     metrics["time/job_s"] = time.perf_counter() - t0
     run.log_metrics(metrics, step=len(history.epochs))  # after the per-epoch steps: the kept model
     run.log_text(json.dumps(metrics, indent=1, sort_keys=True), "metrics/final.json")
-    return metrics
+    return {**report, **metrics}

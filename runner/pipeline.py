@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from components.base import FittedTransform, TrainOnlyResampler
+from runner.cache import ResampleCache
 
 
 @dataclass
@@ -30,8 +31,14 @@ class Preprocessor:
             return self.scaler.transform(X)
         return np.concatenate([self.scaler.transform(X[:, :n]), X[:, n:]], axis=1)
 
-    def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-        """Fit every step on the training rows; returns the rows to train on and what to log."""
+    def fit_resample(
+        self, X: np.ndarray, y: np.ndarray, cache: ResampleCache | None = None
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """Fit every step on the training rows; returns the rows to train on and what to log.
+
+        With a ``cache``, the resampler's output is read from it when present (a sweep over
+        losses resamples once) and written to it otherwise.
+        """
         report: dict[str, float] = {}
         t0 = time.perf_counter()
         X, y = self.outlier.fit_resample(X, y)
@@ -40,8 +47,18 @@ class Preprocessor:
         self.scaler.fit(X[:, :n], y)
         X = self._scale(X)
         t1 = time.perf_counter()
-        X, y = self.resampler.fit_resample(X, y)
-        report.update(self.resampler.report())
+        hit = cache.load() if cache is not None else None
+        if hit is not None:
+            X, y, cached_report, self._resampler_tags = hit
+            report.update(cached_report)
+        else:
+            X, y = self.resampler.fit_resample(X, y)
+            report.update(self.resampler.report())
+            self._resampler_tags = self.resampler.tags()
+            if cache is not None:
+                cache.save(X, y, self.resampler.report(), self._resampler_tags)
+        if cache is not None:
+            report["resample/cache_hit"] = float(hit is not None)
         report["time/preprocess_s"] = t1 - t0
         report["time/resample_s"] = time.perf_counter() - t1
         return X, y, report
@@ -51,7 +68,7 @@ class Preprocessor:
         return self._scale(X)
 
     def tags(self) -> dict[str, str]:
-        return {**self.outlier.tags(), **self.resampler.tags()}
+        return {**self.outlier.tags(), **getattr(self, "_resampler_tags", {})}
 
     def fitted_state(self) -> dict[str, Any]:
         return {

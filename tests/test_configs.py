@@ -36,11 +36,29 @@ def test_every_registered_component_has_a_config_file(group: str) -> None:
     assert set(get_registry(group).names()) <= names
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiment_overlays_say_how_to_run_and_run_fast(experiment: str, tmp_path: Path) -> None:
+def sweep_arms(experiment: str) -> list[list[str]]:
+    """One override list per value of each swept key (the others at their first value)."""
+    params = yaml.safe_load((CONF / "experiment" / f"{experiment}.yaml").read_text())["hydra"]["sweeper"]["params"]
+    values = {k: str(v).split(",") for k, v in params.items() if k != "seed"}
+    first = {k: v[0] for k, v in values.items()}
+    arms = []
+    for key, options in values.items():
+        for option in options:
+            arms.append([f"{k}={option if k == key else v}" for k, v in first.items()])
+    return arms or [[]]
+
+
+CASES = [(e, arm) for e in EXPERIMENTS for arm in sweep_arms(e)]
+
+
+@pytest.mark.parametrize("experiment, arm", CASES, ids=[f"{e}:{' '.join(a)}" for e, a in CASES])
+def test_every_experiment_arm_runs_fast(experiment: str, arm: list[str], tmp_path: Path) -> None:
     text = (CONF / "experiment" / f"{experiment}.yaml").read_text()
     assert text.startswith("# @package _global_") and f"# to run: python -m runner -m experiment={experiment}" in text
-    cfg = compose([f"experiment={experiment}", *FAST, "tracking=none", f"paths.outputs={tmp_path}"])
+    fast = [*FAST, "tracking=none", f"paths.outputs={tmp_path}", "cache.enabled=false"]
+    if "resampler=deepsmote" in arm:
+        fast.append("resampler.epochs=2")
+    cfg = compose([f"experiment={experiment}", *arm, *fast])
     assert cfg.experiment_name == experiment
     result = run_job(cfg, JobContext())
     assert 0.0 <= result.metrics["test/macro_f1"] <= 1.0

@@ -1,0 +1,58 @@
+"""Decision-threshold tuning against brute force, and the resampling cache."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from sklearn.metrics import f1_score
+
+from runner.job import JobContext, run_job
+from runner.threshold import DecisionRule, best_binary_threshold, best_class_bias
+from tests.conftest import FAST, compose
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_binary_threshold_is_the_brute_force_optimum(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    y = (rng.random(400) < 0.1).astype(int)
+    p1 = np.clip(rng.normal(0.2 + 0.3 * y, 0.15), 0, 1).round(2)  # ties on purpose
+    t, score = best_binary_threshold(y, p1)
+    brute = max(f1_score(y, (p1 >= c).astype(int), average="macro", zero_division=0) for c in np.r_[np.unique(p1), 2.0])
+    assert score == pytest.approx(brute, abs=1e-12)
+    assert f1_score(y, (p1 >= t).astype(int), average="macro", zero_division=0) == pytest.approx(brute, abs=1e-12)
+
+
+def test_class_bias_never_worse_than_argmax_on_validation() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.choice(3, 600, p=[0.8, 0.15, 0.05])
+    logits = rng.normal(size=(600, 3)) + np.eye(3)[y] * 1.0 + np.array([1.5, 0, 0])
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    bias = best_class_bias(y, proba)
+    before = f1_score(y, proba.argmax(1), average="macro")
+    after = f1_score(y, DecisionRule().fit(y, proba).predict(proba), average="macro")
+    assert after >= before and after > before + 0.01 and bias.shape == (3,)
+
+
+def test_tuned_and_untuned_test_metrics_are_both_logged(outputs: Path) -> None:
+    cfg = compose([*FAST, f"paths.outputs={outputs}", "experiment_name=t_tuned", "decision.tune_threshold=true", "trainer.epochs=3"])
+    result = run_job(cfg, JobContext())
+    m = MlflowClient(f"sqlite:///{outputs}/mlflow.db").get_run(result.run_id).data.metrics
+    assert 0 <= m["decision/threshold"] <= 1
+    assert {"test/macro_f1", "test_tuned/macro_f1", "val_tuned/macro_f1", "test_tuned/recall/minority"} <= set(m)
+    assert m["val_tuned/macro_f1"] >= m["val/macro_f1"]
+
+
+def test_resampling_is_cached_across_a_loss_sweep(tmp_path: Path) -> None:
+    common = [*FAST, "tracking=none", f"paths.outputs={tmp_path}", "resampler=smote", "trainer.epochs=1"]
+    first = run_job(compose([*common, "loss=ce"]), JobContext()).metrics
+    second = run_job(compose([*common, "loss=focal"]), JobContext()).metrics
+    other_seed = run_job(compose([*common, "loss=focal", "seed=1"]), JobContext()).metrics
+    assert (first["resample/cache_hit"], second["resample/cache_hit"], other_seed["resample/cache_hit"]) == (0.0, 1.0, 0.0)
+    assert first["resample/synthetic_rows"] == second["resample/synthetic_rows"] > 0
+    assert len(list((tmp_path / "cache" / "resample").glob("*.npz"))) == 2
+    off = run_job(compose([*common, "loss=ce", "cache.enabled=false"]), JobContext()).metrics
+    assert "resample/cache_hit" not in off
+    same = {k: v for k, v in first.items() if not k.startswith(("time/", "resample/cache"))}
+    assert same == {k: v for k, v in off.items() if not k.startswith(("time/", "resample/cache"))}
