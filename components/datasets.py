@@ -48,6 +48,16 @@ class LoadedData:
         return h.hexdigest()[:16]
 
 
+def _table_dataset(columns: Mapping[str, np.ndarray], features: Any) -> Any:
+    """An in-memory ``Dataset`` straight from numpy columns (``from_dict`` encodes row by row:
+    1.2 s per 200k rows; this is a zero-copy Arrow table)."""
+    import datasets as hf
+    import pyarrow as pa
+
+    table = pa.table({k: pa.array(np.asarray(v)) for k, v in columns.items()})
+    return hf.Dataset(table.cast(features.arrow_schema), info=hf.DatasetInfo(features=features))
+
+
 def _as_dataset_dict(data: Mapping[str, Any]) -> Any:
     import datasets as hf
 
@@ -87,7 +97,7 @@ def synthetic_imbalanced(
     features = hf.Features(
         {**{k: hf.Value("float32") for k in columns}, "label": hf.ClassLabel(names=["majority", "minority"])}
     )
-    ds = hf.Dataset.from_dict({**columns, "label": y[order]}, features=features)
+    ds = _table_dataset({**columns, "label": y[order]}, features)
     return LoadedData(_as_dataset_dict({"train": ds}), "label", list(columns))
 
 
@@ -101,7 +111,7 @@ def breast_cancer() -> LoadedData:
     names = [n.replace(" ", "_") for n in bunch.feature_names]
     columns = {n: bunch.data[:, i].astype(np.float32) for i, n in enumerate(names)}
     features = hf.Features({**{n: hf.Value("float32") for n in names}, "label": hf.ClassLabel(names=list(bunch.target_names))})
-    ds = hf.Dataset.from_dict({**columns, "label": bunch.target.astype(np.int64)}, features=features)
+    ds = _table_dataset({**columns, "label": bunch.target.astype(np.int64)}, features)
     return LoadedData(_as_dataset_dict({"train": ds}), "label", names)
 
 
@@ -127,7 +137,7 @@ def digits(*, as_image: bool = False, n_classes: Annotated[int, Interval(2, 10)]
     cols = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]
     columns = {n: bunch.data[:, i].astype(np.float32) for i, n in enumerate(cols)}
     features = hf.Features({**{n: hf.Value("float32") for n in cols}, "label": label})
-    ds = hf.Dataset.from_dict({**columns, "label": bunch.target.astype(np.int64)}, features=features)
+    ds = _table_dataset({**columns, "label": bunch.target.astype(np.int64)}, features)
     return LoadedData(_as_dataset_dict({"train": ds}), "label", cols)
 
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 
 from components.errors import ConfigError
+from runner.configs import CONFIG_DIR  # absolute: `python -m runner` and `dq-run` find the same conf/
 
 log = logging.getLogger("runner")
 
@@ -41,10 +41,6 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
     log.info("done: %s", ctx.run_name)
     print(result.summary())
     return result.metrics
-
-
-# An absolute path, so `python -m runner` and the `dq-run` console script find the same conf/.
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

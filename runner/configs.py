@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from pathlib import Path
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -11,6 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from components.errors import ConfigError
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 # Keys that do not change a job's results: excluded from the config hash (resume, caching).
 NOT_HASHED = ("tracking", "paths", "progress", "hydra", "cache")
@@ -53,3 +56,14 @@ def config_hash(plain: Mapping[str, Any]) -> str:
     """sha256 of everything that changes results (seed included), tracking and paths left out."""
     kept = {k: v for k, v in plain.items() if k not in NOT_HASHED}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The job config exactly as the CLI composes it (Hydra's compose API on conf/), for
+    tests, benchmarks and notebooks."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    register_resolvers()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return hydra_compose("config", overrides=list(overrides))

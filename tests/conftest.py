@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from runner.configs import compose  # noqa: F401  (re-exported for the tests)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -31,16 +33,6 @@ def _hf_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One outputs/ folder (and MLflow SQLite store) shared by the session: the schema is built once."""
     return tmp_path_factory.mktemp("outputs")
-
-
-def compose(overrides: list[str] | None = None):
-    """The config exactly as the CLI composes it (Hydra's compose API on conf/)."""
-    import runner  # noqa: F401  (registers the ${abspath:} resolver)
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return hydra_compose("config", overrides=list(overrides or []))
 
 
 def cli(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:

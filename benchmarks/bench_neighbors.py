@@ -1,0 +1,48 @@
+"""imbalanced-learn resamplers with scikit-learn's neighbours vs our torch kNN, same data and seed.
+
+    python benchmarks/bench_neighbors.py [--rows 200000] [--features 20] [--device auto]
+
+Prints seconds for SMOTE and Borderline-SMOTE with each backend, and the ratio. On CUDA the
+torch backend is what ``neighbors: auto`` picks; on CPU it picks scikit-learn.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import components
+from components import get_registry
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--features", type=int, default=20)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    components.load_builtin()
+    rng = np.random.default_rng(0)
+    n_min = args.rows // 100
+    X = np.r_[rng.normal(0, 1, (args.rows - n_min, args.features)), rng.normal(0.5, 1, (n_min, args.features))].astype(np.float32)
+    y = np.r_[np.zeros(args.rows - n_min, int), np.ones(n_min, int)]
+    print(f"{args.rows:,} x {args.features}, 1% minority, device={device}, torch threads={torch.get_num_threads()}")
+    for name in ("smote", "borderline_smote"):
+        times = {}
+        for backend in ("sklearn", "torch"):
+            step = get_registry("resampler").build(
+                {"name": name, "neighbors": backend}, "resampler", class_names=["a", "b"], seed=0, device=device
+            )
+            t0 = time.perf_counter()
+            step.fit_resample(X, y)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            times[backend] = time.perf_counter() - t0
+        print(f"{name:18s} sklearn {times['sklearn']:7.2f} s   torch {times['torch']:7.2f} s   speed-up {times['sklearn'] / times['torch']:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
