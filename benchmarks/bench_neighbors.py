@@ -32,7 +32,7 @@ def main() -> None:
     print(f"{args.rows:,} x {args.features}, 1% minority, device={device}, torch threads={torch.get_num_threads()}")
     for name in ("smote", "borderline_smote"):
         times = {}
-        for backend in ("sklearn", "torch"):
+        for backend in ("sklearn", "torch", "auto"):
             step = get_registry("resampler").build(
                 {"name": name, "neighbors": backend}, "resampler", class_names=["a", "b"], seed=0, device=device
             )
@@ -41,7 +41,10 @@ def main() -> None:
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             times[backend] = time.perf_counter() - t0
-        print(f"{name:18s} sklearn {times['sklearn']:7.2f} s   torch {times['torch']:7.2f} s   speed-up {times['sklearn'] / times['torch']:5.2f}x")
+        print(
+            f"{name:18s} sklearn {times['sklearn']:6.2f} s   torch {times['torch']:6.2f} s ({times['sklearn'] / times['torch']:5.2f}x)"
+            f"   auto {times['auto']:6.2f} s ({times['sklearn'] / times['auto']:5.2f}x)"
+        )
 
 
 if __name__ == "__main__":

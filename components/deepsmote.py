@@ -48,7 +48,7 @@ class _DeepSmote(ImblearnResampler):
         modules.eval()
         with torch.no_grad():
             Z = encoder(Xt).cpu().numpy()
-            k = self._neighbor_objects({"k_neighbors": params["k_neighbors"]})["k_neighbors"]
+            k = self._neighbor_objects({"k_neighbors": params["k_neighbors"]}, y, strategy)["k_neighbors"]
             Zr, yr = SMOTE(sampling_strategy=strategy, random_state=self.seed, k_neighbors=k).fit_resample(Z, y)
             new = decoder(torch.as_tensor(Zr[n:], dtype=torch.float32, device=device)).cpu().numpy()
         self.reconstruction_mse_ = float(((decoder(encoder(Xt)) - Xt) ** 2).mean().item()) if n else 0.0

@@ -64,11 +64,19 @@ class TorchNearestNeighbors(BaseEstimator):
         return sparse.csr_matrix((data, ind.ravel(), indptr), shape=(n_queries, self.n_samples_fit_))
 
 
-def neighbors(n_neighbors: int, backend: str, device: str) -> int | TorchNearestNeighbors:
+# On CPU, brute force in torch beats scikit-learn's trees when the fitted set is small (SMOTE's
+# within-class search: 7.3x at 2k rows x 20) and loses on whole-split searches (Borderline's
+# m-neighbours over 200k rows: 0.88x); benchmarks/bench_neighbors.py measures both.
+CPU_TORCH_MAX_ROWS = 20_000
+
+
+def neighbors(n_neighbors: int, backend: str, device: str, fit_rows: int) -> int | TorchNearestNeighbors:
     """What to pass as an imbalanced-learn ``*_neighbors`` argument for ``backend``.
 
     ``sklearn`` -> the int (imbalanced-learn builds its own NearestNeighbors);
-    ``torch`` -> our estimator on ``device``; ``auto`` -> torch on CUDA, else sklearn.
+    ``torch`` -> our estimator on ``device``; ``auto`` -> torch on CUDA, and on CPU only where
+    the fitted set has at most ``CPU_TORCH_MAX_ROWS`` rows (where it is not slower).
     """
-    use_torch = backend == "torch" or (backend == "auto" and device.startswith("cuda"))
+    auto_torch = device.startswith("cuda") or fit_rows <= CPU_TORCH_MAX_ROWS
+    use_torch = backend == "torch" or (backend == "auto" and auto_torch)
     return TorchNearestNeighbors(n_neighbors, device=device) if use_torch else n_neighbors

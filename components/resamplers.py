@@ -71,6 +71,8 @@ class ImblearnResampler(TrainOnlyResampler):
 
     kind: Literal["over", "under", "clean"] = "over"
     k_params: tuple[str, ...] = ("k_neighbors",)  # parameters that need k + 1 rows in a class
+    # neighbour searches imbalanced-learn runs: over one class's rows, or over the whole split
+    neighbor_scope: dict[str, str] = {"k_neighbors": "class"}
 
     def __init__(
         self,
@@ -153,18 +155,23 @@ class ImblearnResampler(TrainOnlyResampler):
         if self.name == "smote" and self.categorical_groups:  # SMOTE on one-hot columns would blend categories
             self.switched_to_ = "smotenc"
             return categorical_resample(X, y, self.categorical_groups, params["k_neighbors"], strategy, self.seed, False, "smotenc")
-        sampler = self._sampler(self._neighbor_objects(params), strategy)
+        sampler = self._sampler(self._neighbor_objects(params, y, strategy), strategy)
         try:
             return sampler.fit_resample(X, y)
         except ValueError as exc:
             raise ConfigError(f"resampler ({self.name}): {exc}") from exc
 
-    def _neighbor_objects(self, params: dict[str, Any]) -> dict[str, Any]:
-        """k-style ints -> the torch estimator when that backend is chosen (it needs k + 1: self included)."""
+    def _neighbor_objects(self, params: dict[str, Any], y: np.ndarray, strategy: Any) -> dict[str, Any]:
+        """Neighbour ints -> the torch estimator where that backend is chosen (with k + 1: self included)."""
         out = dict(params)
-        for param in self.k_params:
-            if isinstance(out.get(param), int) and self.kind == "over":
-                nn = neighbors(out[param] + 1, self.neighbors, self.device)
+        if self.kind != "over":
+            return out
+        counts = np.bincount(y)
+        drawn = [c for c, n in self._targets(y, strategy).items() if n > 0]
+        rows = {"class": int(max((counts[c] for c in drawn), default=0)), "all": len(y)}
+        for param, scope in self.neighbor_scope.items():
+            if isinstance(out.get(param), int):
+                nn = neighbors(out[param] + 1, self.neighbors, self.device, rows[scope])
                 out[param] = out[param] if isinstance(nn, int) else nn
         return out
 
@@ -212,7 +219,8 @@ def _register(name: str, factory: Any, sampling_kind: str = "over", k_params: tu
     def _sampler(self: ImblearnResampler, p: dict[str, Any], strategy: Any) -> Any:
         return factory(p, strategy, self.seed)
 
-    _make_class(name, ImblearnResampler, doc, params, _sampler=_sampler, kind=sampling_kind, k_params=k_params)
+    scope = {p: ("all" if p == "m_neighbors" or name == "adasyn" else "class") for p in params if p in ("k_neighbors", "m_neighbors", "n_neighbors")}
+    _make_class(name, ImblearnResampler, doc, params, _sampler=_sampler, kind=sampling_kind, k_params=k_params, neighbor_scope=scope)
 
 
 def _imb(path: str) -> Any:
