@@ -39,6 +39,10 @@ class TrainOnlyResampler(BaseEstimator):
     def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """The evaluation path: rows are never dropped or added (an outlier flag column may be)."""
+        return X
+
     def fitted_state(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
 

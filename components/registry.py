@@ -197,17 +197,26 @@ def _plain(cfg: Any) -> Any:
 
 
 def _signature(obj: Any) -> dict[str, tuple[Any, Any]]:
-    """Parameter name -> (type hint, default) for a class's __init__ or a factory."""
-    target = obj.__init__ if inspect.isclass(obj) else obj
-    try:
-        hints = typing.get_type_hints(target, include_extras=True)
-    except Exception:
-        hints = {}
+    """Parameter name -> (type hint, default) for a class's __init__ or a factory.
+
+    A class whose ``__init__`` forwards ``**kwargs`` to its base also accepts the base's
+    parameters: those are collected up the MRO until an ``__init__`` without ``**kwargs``.
+    """
+    targets = [c.__init__ for c in obj.__mro__ if "__init__" in vars(c)] if inspect.isclass(obj) else [obj]
     out: dict[str, tuple[Any, Any]] = {}
-    for p in inspect.signature(target).parameters.values():
-        if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        out[p.name] = (hints.get(p.name, Any), p.default)
+    for target in targets:
+        try:
+            hints = typing.get_type_hints(target, include_extras=True)
+        except Exception:
+            hints = {}
+        forwards = False
+        for p in inspect.signature(target).parameters.values():
+            if p.kind == p.VAR_KEYWORD:
+                forwards = True
+            elif p.name != "self" and p.kind != p.VAR_POSITIONAL and p.name not in out:
+                out[p.name] = (hints.get(p.name, Any), p.default)
+        if not forwards:
+            break
     return out
 
 

@@ -160,7 +160,7 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     run.log_metrics({**data.info, **{f"data/train_count/{n}": float(c) for n, c in zip(names, before)}})
 
     pre = Preprocessor(
-        outlier=get_registry("outlier").build(plain["outlier"], "outlier"),
+        outlier=get_registry("outlier").build(plain["outlier"], "outlier", class_names=names, seed=seed),
         scaler=get_registry("scaler").build(plain["scaler"], "scaler"),
         resampler=get_registry("resampler").build(
             plain["resampler"],

@@ -64,8 +64,8 @@ class Preprocessor:
         return X, y, report
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Validation/test path: the fitted scaler only; no row is dropped or added."""
-        return self._scale(X)
+        """Validation/test path: outlier clip/flag and the fitted scaler; no row is dropped or added."""
+        return self._scale(self.outlier.transform(X))
 
     def tags(self) -> dict[str, str]:
         return {**self.outlier.tags(), **getattr(self, "_resampler_tags", {})}

@@ -40,7 +40,7 @@ def test_losses_are_finite_scalars_with_gradients(name: str) -> None:
 
 @pytest.mark.parametrize("name", get_registry("outlier").names())
 def test_outlier_steps_return_rows_and_labels(name: str) -> None:
-    Xr, yr = get_registry("outlier").build({"name": name}, "outlier").fit_resample(X, Y)
+    Xr, yr = get_registry("outlier").build({"name": name}, "outlier", class_names=["a", "b", "c"], seed=0).fit_resample(X, Y)
     assert Xr.shape[1] == X.shape[1] and len(Xr) == len(yr)
 
 
