@@ -16,6 +16,8 @@ _BUILTIN_MODULES = (
     "components.class_weights",
     "components.losses",
     "components.models",
+    "components.quality",
+    "components.drift",
 )
 
 

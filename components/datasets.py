@@ -72,6 +72,7 @@ def synthetic_imbalanced(
     separation: Annotated[float, Interval(0, None)] = 1.5,
     loc: Sequence[float] = (170.0, 70.0),
     scale: Sequence[float] = (10.0, 15.0),
+    contamination: Annotated[float, Interval(0, 0.5, "left")] = 0.0,
     seed: int = 0,
 ) -> LoadedData:
     """The lecture's 2-D imbalanced set: ``n_samples`` rows at ρ = ``ratio`` (99 -> 9,900 : 100).
@@ -79,7 +80,8 @@ def synthetic_imbalanced(
     Both classes are Gaussian with unit variance in standardized units; the minority mean sits
     ``separation`` standard deviations away along every axis, then each axis is mapped to raw
     units by ``loc + scale * z`` (by default height-in-cm / weight-in-kg-like columns), so the
-    "raw" arm of a comparison really sees unscaled features.
+    "raw" arm of a comparison really sees unscaled features. ``contamination`` replaces that
+    share of rows (of either class) by gross outliers 4 to 8 standard deviations out.
     """
     import datasets as hf
 
@@ -90,6 +92,9 @@ def synthetic_imbalanced(
     rng = np.random.default_rng(seed)
     d = len(loc)
     z = np.concatenate([rng.standard_normal((n_maj, d)), rng.standard_normal((n_min, d)) + separation])
+    if contamination > 0:
+        rows = rng.choice(n_samples, int(round(contamination * n_samples)), replace=False)
+        z[rows] = rng.choice([-1.0, 1.0], (len(rows), d)) * rng.uniform(4, 8, (len(rows), d))
     x = np.asarray(loc, dtype=np.float64) + np.asarray(scale, dtype=np.float64) * z
     y = np.concatenate([np.zeros(n_maj, dtype=np.int64), np.ones(n_min, dtype=np.int64)])
     order = rng.permutation(n_samples)
@@ -101,6 +106,37 @@ def synthetic_imbalanced(
     return LoadedData(_as_dataset_dict({"train": ds}), "label", list(columns))
 
 
+@DATASETS.register("covariate_shift")
+def covariate_shift(
+    *,
+    n_train: Annotated[int, Interval(10, None)] = 4000,
+    n_test: Annotated[int, Interval(10, None)] = 2000,
+    shift: float = 1.5,
+    test_std: Annotated[float, Interval(0, None, "neither")] = 0.6,
+    seed: int = 0,
+) -> LoadedData:
+    """Covariate shift: p(x) moves between train and test, p(y|x) does not (lecture §5).
+
+    x0, x1 ~ N(0, 1) in train; in test x0 ~ N(shift, test_std). p(y = 1 | x) =
+    σ(4 (x0² − 1) + x1) in both, so a linear model is misspecified and where it is accurate
+    depends on where the training mass is: what importance weighting corrects.
+    """
+    import datasets as hf
+
+    rng = np.random.default_rng(seed)
+
+    def draw(n: int, mean: float, std: float) -> dict[str, np.ndarray]:
+        x0 = rng.normal(mean, std, n)
+        x1 = rng.normal(0, 1, n)
+        p = 1 / (1 + np.exp(-(4 * (x0**2 - 1) + x1)))
+        y = (rng.random(n) < p).astype(np.int64)
+        return {"x0": x0.astype(np.float32), "x1": x1.astype(np.float32), "label": y}
+
+    features = hf.Features({"x0": hf.Value("float32"), "x1": hf.Value("float32"), "label": hf.ClassLabel(names=["0", "1"])})
+    splits = {"train": _table_dataset(draw(n_train, 0.0, 1.0), features), "test": _table_dataset(draw(n_test, shift, test_std), features)}
+    return LoadedData(_as_dataset_dict(splits), "label", ["x0", "x1"])
+
+
 @DATASETS.register("breast_cancer")
 def breast_cancer() -> LoadedData:
     """scikit-learn's bundled Wisconsin breast cancer table (569 × 30, 212 malignant : 357 benign)."""
@@ -110,22 +146,29 @@ def breast_cancer() -> LoadedData:
     bunch = load_breast_cancer()
     names = [n.replace(" ", "_") for n in bunch.feature_names]
     columns = {n: bunch.data[:, i].astype(np.float32) for i, n in enumerate(names)}
-    features = hf.Features({**{n: hf.Value("float32") for n in names}, "label": hf.ClassLabel(names=list(bunch.target_names))})
+    features = hf.Features({**{n: hf.Value("float32") for n in names}, "label": hf.ClassLabel(names=[str(n) for n in bunch.target_names])})
     ds = _table_dataset({**columns, "label": bunch.target.astype(np.int64)}, features)
     return LoadedData(_as_dataset_dict({"train": ds}), "label", names)
 
 
 @DATASETS.register("digits")
-def digits(*, as_image: bool = False, n_classes: Annotated[int, Interval(2, 10)] = 10) -> LoadedData:
+def digits(
+    *,
+    as_image: bool = False,
+    n_classes: Annotated[int, Interval(2, 10)] = 10,
+    max_value: Annotated[float, Interval(0, None, "neither")] = 16.0,
+) -> LoadedData:
     """scikit-learn's bundled 8×8 digits (1,797 images, values 0..16).
 
     ``as_image: true`` keeps one ``image`` column of 8×8 arrays (for the cnn model and image
-    augmentation); otherwise 64 pixel columns for tabular models.
+    augmentation); otherwise 64 pixel columns for tabular models. ``max_value: 255`` rescales
+    the pixels to the raw [0, 255] range of the lecture's quick start.
     """
     import datasets as hf
     from sklearn.datasets import load_digits
 
     bunch = load_digits(n_class=n_classes)
+    bunch.data, bunch.images = bunch.data * (max_value / 16.0), bunch.images * (max_value / 16.0)
     names = [str(i) for i in range(n_classes)]
     label = hf.ClassLabel(names=names)
     if as_image:

@@ -38,6 +38,8 @@ class PreparedData:
     fingerprint: str
     encoder: TableEncoder
     info: dict[str, float] = field(default_factory=dict)
+    raw_train: Any = None  # the HF training split, for checks on the raw columns (completeness)
+    raw_features: list[str] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int:
@@ -115,4 +117,6 @@ def prepare(dataset_cfg: Mapping[str, Any], split_cfg: Mapping[str, Any], seed: 
         fingerprint=loaded.fingerprint(),
         encoder=encoder,
         info=info,
+        raw_train=splits["train"],
+        raw_features=list(loaded.features),
     )

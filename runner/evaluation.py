@@ -29,8 +29,10 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z_\-. /]", "_", str(name)) or "_"
 
 
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
-    return float(skm.f1_score(y_true, y_pred, average="macro", labels=np.arange(num_classes), zero_division=0))
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, sample_weight: np.ndarray | None = None) -> float:
+    return float(
+        skm.f1_score(y_true, y_pred, average="macro", labels=np.arange(num_classes), zero_division=0, sample_weight=sample_weight)
+    )
 
 
 def classification_metrics(
@@ -47,6 +49,7 @@ def classification_metrics(
     out = {
         "macro_f1": macro_f1(y_true, y_pred, k),
         "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "log_loss": float(skm.log_loss(y_true, np.clip(proba, 1e-12, 1), labels=labels)),
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

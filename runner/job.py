@@ -26,6 +26,7 @@ from runner import provenance
 from runner.cache import ResampleCache, cache_key
 from runner.configs import config_hash, flatten, to_plain
 from runner.data import check_split, prepare
+from runner.diagnostics import data_reports, log_plots_and_report
 from runner.evaluation import classification_metrics, confusion, confusion_csv, predict_proba
 from runner.pipeline import Preprocessor
 from runner.threshold import DecisionRule
@@ -33,7 +34,9 @@ from runner.tracking import Run, Tracker, build_tracker
 from runner.training import TrainerSettings, resolve_device, seed_everything, train
 
 log = logging.getLogger("runner")
-COMPONENT_GROUPS = ("dataset", "outlier", "scaler", "resampler", "augment", "model", "loss", "trainer", "tracking")
+COMPONENT_GROUPS = (
+    "dataset", "outlier", "scaler", "resampler", "augment", "model", "loss", "trainer", "tracking", "quality", "importance",
+)  # fmt: skip
 HEADLINE = ("test/macro_f1", "test/roc_auc", "test/balanced_accuracy", "test/accuracy")
 
 
@@ -158,6 +161,11 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     names, k = data.class_names, data.num_classes
     before = _class_counts(data.train.y, k)
     run.log_metrics({**data.info, **{f"data/train_count/{n}": float(c) for n, c in zip(names, before)}})
+    quality_settings = get_registry("quality").build(plain["quality"], "quality")
+    quality = drift = None
+    if quality_settings.enabled:
+        quality, drift, data_metrics = data_reports(data, quality_settings, seed)
+        run.log_metrics(data_metrics)
 
     pre = Preprocessor(
         outlier=get_registry("outlier").build(plain["outlier"], "outlier", class_names=names, seed=seed),
@@ -199,7 +207,14 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     def tensor(X: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).to(device)
 
-    X_val, X_test = tensor(pre.transform(data.validation.X)), tensor(pre.transform(data.test.X))
+    X_test_np = pre.transform(data.test.X)
+    X_val, X_test = tensor(pre.transform(data.validation.X)), tensor(X_test_np)
+    importance = get_registry("importance").build(plain["importance"], "importance", seed=seed)
+    importance.fit(X_train, X_test_np)  # test features only, never test labels
+    weights, val_weights = importance.weights(X_train), importance.weights(pre.transform(data.validation.X))
+    if weights is not None:
+        ess = float(weights.sum() ** 2 / (weights**2).sum() / len(weights))
+        run.log_metrics({"importance/max": float(weights.max()), "importance/ess_share": ess})
     history = train(
         model,
         loss_fn,
@@ -213,6 +228,8 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
         k,
         on_epoch=lambda epoch, row: run.log_metrics(row, step=epoch),
         progress=bool(plain.get("progress", False)),
+        sample_weight=None if weights is None else torch.as_tensor(weights, dtype=torch.float32).to(device),
+        val_weight=val_weights,
     )
     metrics: dict[str, float] = {
         "train/best_epoch": float(history.best_epoch),
@@ -232,6 +249,9 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
             tuned = classification_metrics(y, proba, names, rule.predict(proba))
             metrics.update({f"{split_name}_tuned/{key}": v for key, v in tuned.items()})
         run.log_text(confusion_csv(confusion(data.test.y, rule.predict(probas["test"][0]), k), names), "metrics/confusion_test_tuned.csv")
+    if quality_settings.enabled and quality_settings.plots:
+        title = f"{plain.get('experiment_name', '')}: {plain['dataset']['name']}"
+        log_plots_and_report(run, title, data, quality, drift, history, probas["test"][0], (before, after))
     metrics["time/job_s"] = time.perf_counter() - t0
     run.log_metrics(metrics, step=len(history.epochs))  # after the per-epoch steps: the kept model
     run.log_text(json.dumps(metrics, indent=1, sort_keys=True), "metrics/final.json")

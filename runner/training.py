@@ -91,8 +91,14 @@ def train(
     num_classes: int,
     on_epoch: EpochCallback | None = None,
     progress: bool = False,
+    sample_weight: torch.Tensor | None = None,
+    val_weight: np.ndarray | None = None,
 ) -> History:
-    """Fit ``model`` in place and restore the weights of the best validation macro-F1 epoch."""
+    """Fit ``model`` in place and restore the weights of the best validation macro-F1 epoch.
+
+    ``sample_weight`` (one per training row, e.g. importance weights) multiplies each row's loss;
+    ``val_weight`` weighs the validation macro-F1 that picks the kept epoch.
+    """
     device = X_train.device
     optimizer = make_optimizer(settings, model.parameters())
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -119,7 +125,7 @@ def train(
             if idx.numel() == 1 and n > 1:  # a batch of one breaks batch norm; its row is seen next epoch
                 continue
             xb, yb = augment(X_train[idx], y_train[idx], generator)
-            loss = loss_fn(model(xb), yb)
+            loss = loss_fn(model(xb), yb, None if sample_weight is None else sample_weight[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -131,7 +137,7 @@ def train(
                 f"training diverged at epoch {epoch}: loss is {train_loss}. Lower trainer.lr (now {settings.lr}) "
                 f"or scale the features (scaler=standard)."
             )
-        val_f1 = macro_f1(y_val, predict_proba(model, X_val, settings.eval_batch_size).argmax(1), num_classes)
+        val_f1 = macro_f1(y_val, predict_proba(model, X_val, settings.eval_batch_size).argmax(1), num_classes, val_weight)
         row = {"train/loss": train_loss, "val/macro_f1": val_f1}
         if hasattr(loss_fn, "stage"):  # staged losses (enhanced_focal) log which stage ran
             row["train/loss_stage"] = float(loss_fn.stage)

@@ -16,7 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
-FAST = ["progress=false", "trainer.epochs=2", "trainer.batch_size=512"]
+FAST = ["progress=false", "trainer.epochs=2", "trainer.batch_size=512", "quality.plots=false", "quality.label_issues=false"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from tests.conftest import ROOT, cli
 
-TINY = ["progress=false", "trainer.epochs=1", "dataset.n_samples=2000", "dataset.ratio=9"]
+TINY = ["progress=false", "trainer.epochs=1", "dataset.n_samples=2000", "dataset.ratio=9", "quality.plots=false"]
 
 
 def runs_of(outputs: Path, experiment: str) -> list:

@@ -23,7 +23,7 @@ def job(outputs: Path, experiment: str, *overrides: str, context: JobContext | N
 
 def test_issue_example_logs_params_metrics_tags_and_artifacts(outputs: Path) -> None:
     overrides = ["scaler=robust", "model=mlp", "loss=weighted_ce", "loss.weights=effective_number", "trainer.epochs=5", "seed=3"]
-    result = job(outputs, "t_job", *overrides)
+    result = job(outputs, "t_job", *overrides, "quality.plots=true", "quality.label_issues=true")
     run = client_for(outputs).get_run(result.run_id)
     assert run.info.status == "FINISHED"
     p = run.data.params
@@ -37,11 +37,15 @@ def test_issue_example_logs_params_metrics_tags_and_artifacts(outputs: Path) -> 
     assert [h.step for h in history] == [0, 1, 2, 3, 4]
     tags = run.data.tags
     assert len(tags["config_hash"]) == 16 and len(tags["dataset_fingerprint"]) == 16
-    assert tags["git_commit"] and tags["version.torch"] and tags["overrides"] == " ".join(overrides)
+    assert tags["git_commit"] and tags["version.torch"] and tags["overrides"].startswith(" ".join(overrides))
     client = client_for(outputs)
     resolved = yaml.safe_load(Path(client.download_artifacts(result.run_id, "config/resolved.yaml")).read_text())
     assert resolved["scaler"]["name"] == "robust" and resolved["loss"]["beta"] == 0.999
-    assert yaml.safe_load(Path(client.download_artifacts(result.run_id, "config/overrides.yaml")).read_text()) == overrides
+    assert yaml.safe_load(Path(client.download_artifacts(result.run_id, "config/overrides.yaml")).read_text())[:6] == overrides
+    plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
+    assert plots == {f"plots/{n}.png" for n in ("confusion_test", "roc_pr_test", "training_curves", "class_counts", "drift")}
+    assert {a.path for a in client.list_artifacts(result.run_id, "report")} == {"report/quality.html", "report/quality.json"}
+    assert m["quality/imbalance_ratio"] == 99.0 and 0.4 <= m["drift/domain_auc"] <= 0.6 and m["quality/completeness"] == 1.0
     cm = Path(client.download_artifacts(result.run_id, "metrics/confusion_test.csv")).read_text().splitlines()
     assert cm[0] == "true\\pred,majority,minority" and sum(int(v) for row in cm[1:] for v in row.split(",")[1:]) == 2000
 

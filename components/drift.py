@@ -1,0 +1,149 @@
+"""Distribution shift between train and test (lecture §5), per feature and multivariate.
+
+Per feature: Kolmogorov–Smirnov statistic and p-value (scipy), and on one binning taken from
+train quantiles (``bins`` bins, open-ended): PSI = Σ (q − p) ln(q/p), Jensen–Shannon,
+total variation ½ Σ |p − q| and KL(p‖q), with ε-smoothed histograms (p: train, q: test).
+Multivariate: a domain classifier's cross-validated ROC-AUC at telling train rows from test
+rows (0.5: indistinguishable). A feature counts as drifted when PSI ≥ ``psi_drifted``.
+
+The importance-weighting component estimates w(x) = p_test(x) / p_train(x) from the same kind
+of domain classifier, on features only (never labels), to correct covariate shift in the loss.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+from scipy import stats
+
+from components.errors import ConfigError
+from components.registry import Interval, get_registry
+
+EPS = 1e-6
+
+
+def binned(train: np.ndarray, test: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """ε-smoothed histograms of one feature on train-quantile edges (p: train, q: test)."""
+    edges = np.unique(np.quantile(train, np.linspace(0, 1, bins + 1)[1:-1]))
+    p = np.bincount(np.searchsorted(edges, train, side="right"), minlength=len(edges) + 1).astype(np.float64)
+    q = np.bincount(np.searchsorted(edges, test, side="right"), minlength=len(edges) + 1).astype(np.float64)
+    p = (p + EPS) / (p + EPS).sum()
+    q = (q + EPS) / (q + EPS).sum()
+    return p, q
+
+
+def divergences(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
+    m = 0.5 * (p + q)
+    kl = float(np.sum(p * np.log(p / q)))
+    js = float(0.5 * np.sum(p * np.log(p / m)) + 0.5 * np.sum(q * np.log(q / m)))
+    return {"psi": float(np.sum((q - p) * np.log(q / p))), "js": js, "tv": float(0.5 * np.abs(p - q).sum()), "kl": kl}
+
+
+def domain_auc(A: np.ndarray, B: np.ndarray, seed: int, max_rows: int = 50_000) -> float:
+    """Cross-validated ROC-AUC of a classifier telling rows of A from rows of B."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import cross_val_score
+
+    rng = np.random.default_rng(seed)
+    a = A[rng.choice(len(A), min(len(A), max_rows), replace=False)]
+    b = B[rng.choice(len(B), min(len(B), max_rows), replace=False)]
+    if len(a) < 10 or len(b) < 10:
+        return float("nan")
+    X = np.r_[a, b]
+    y = np.r_[np.zeros(len(a), int), np.ones(len(b), int)]
+    model = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
+    return float(cross_val_score(model, X, y, cv=3, scoring="roc_auc").mean())
+
+
+def drift_report(
+    train: np.ndarray, test: np.ndarray, feature_names: list[str], bins: int, psi_drifted: float, seed: int, max_rows: int = 200_000
+) -> dict[str, Any]:
+    """Per-feature drift table, share of drifted features and the domain classifier's AUC."""
+    rng = np.random.default_rng(seed)
+    a = train if len(train) <= max_rows else train[rng.choice(len(train), max_rows, replace=False)]
+    b = test if len(test) <= max_rows else test[rng.choice(len(test), max_rows, replace=False)]
+    rows = []
+    for j, name in enumerate(feature_names):
+        ks = stats.ks_2samp(a[:, j], b[:, j])
+        row = {"feature": name, "ks": float(ks.statistic), "ks_pvalue": float(ks.pvalue)}
+        row.update(divergences(*binned(a[:, j], b[:, j], bins)))
+        rows.append(row)
+    psi = np.array([r["psi"] for r in rows]) if rows else np.zeros(0)
+    return {
+        "features": rows,
+        "share_drifted": float((psi >= psi_drifted).mean()) if len(psi) else 0.0,
+        "max_psi": float(psi.max()) if len(psi) else 0.0,
+        "domain_auc": domain_auc(a, b, seed),
+    }
+
+
+def drift_metrics(report: dict[str, Any], max_features: int) -> dict[str, float]:
+    from components.quality import safe
+
+    out = {f"drift/{k}": float(report[k]) for k in ("share_drifted", "max_psi", "domain_auc") if np.isfinite(report[k])}
+    for row in report["features"][:max_features]:
+        for key in ("ks", "ks_pvalue", "psi", "js", "tv", "kl"):
+            out[f"drift/feature/{safe(row['feature'])}/{key}"] = row[key]
+    return out
+
+
+# --- importance weighting for covariate shift ------------------------------------------------
+
+IMPORTANCE = get_registry("importance")
+
+
+@IMPORTANCE.register("none")
+class NoImportance:
+    """Every training row weighs 1."""
+
+    def fit(self, X_train: np.ndarray, X_target: np.ndarray) -> "NoImportance":
+        return self
+
+    def weights(self, X: np.ndarray) -> np.ndarray | None:
+        return None
+
+
+@IMPORTANCE.register("domain_classifier", runtime=("seed",))
+class DomainClassifierImportance:
+    """w(x) = p_target(x) / p_train(x) = [P(target|x) / P(train|x)] · n_train / n_target.
+
+    A logistic regression (features standardised) tells training rows from target rows
+    (the test split's features; labels are never read). Weights are clipped to [clip_min,
+    clip_max] and scaled to mean 1 over the training rows. The runner weighs the training
+    loss and the validation macro-F1 used for model selection (importance-weighted
+    validation, Sugiyama et al. 2007): unweighted validation would pick models for the
+    training distribution again.
+    """
+
+    def __init__(
+        self,
+        *,
+        clip_min: Annotated[float, Interval(0, None)] = 0.05,
+        clip_max: Annotated[float, Interval(0, None, "neither")] = 20.0,
+        C: Annotated[float, Interval(0, None, "neither")] = 1.0,
+        seed: int = 0,
+    ) -> None:
+        self.clip_min, self.clip_max, self.C, self.seed = clip_min, clip_max, C, seed
+
+    @staticmethod
+    def check_params(params: dict[str, Any], key: str) -> None:
+        lo, hi = params.get("clip_min", 0.05), params.get("clip_max", 20.0)
+        if lo >= hi:
+            raise ConfigError(f"{key}.clip_min / {key}.clip_max: need clip_min < clip_max; got {lo}, {hi}.")
+
+    def fit(self, X_train: np.ndarray, X_target: np.ndarray) -> "DomainClassifierImportance":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        X = np.r_[X_train, X_target]
+        d = np.r_[np.zeros(len(X_train), int), np.ones(len(X_target), int)]
+        self.model_ = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=500)).fit(X, d)
+        self.prior_ = len(X_train) / len(X_target)
+        self.scale_ = 1.0
+        self.scale_ = float(self.weights(X_train).mean())
+        return self
+
+    def weights(self, X: np.ndarray) -> np.ndarray:
+        p = np.clip(self.model_.predict_proba(X)[:, 1], 1e-6, 1 - 1e-6)
+        return np.clip(p / (1 - p) * self.prior_, self.clip_min, self.clip_max) / self.scale_

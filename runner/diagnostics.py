@@ -1,0 +1,65 @@
+"""Quality, EDA and drift on the raw splits (before training), and the plots/report after it."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from components.drift import drift_metrics, drift_report
+from components.quality import quality_metrics, quality_report
+from runner import plots
+from runner.data import PreparedData
+from runner.evaluation import confusion
+from runner.report import write_report
+from runner.tracking import Run
+
+
+def data_reports(data: PreparedData, settings: Any, seed: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
+    """(quality report, drift report, metrics) for the training split and train -> test."""
+    quality = quality_report(
+        data.train.X, data.train.y, data.feature_names, data.class_names, settings, seed, data.raw_train, data.raw_features
+    )
+    drift = drift_report(data.train.X, data.test.X, data.feature_names, settings.bins, settings.psi_drifted, seed, settings.max_rows)
+    metrics = {**quality_metrics(quality, settings.max_feature_metrics), **drift_metrics(drift, settings.max_feature_metrics)}
+    return quality, drift, metrics
+
+
+def log_plots_and_report(
+    run: Run,
+    title: str,
+    data: PreparedData,
+    quality: dict[str, Any] | None,
+    drift: dict[str, Any] | None,
+    history: Any = None,
+    test_proba: np.ndarray | None = None,
+    counts: tuple[np.ndarray, np.ndarray] | None = None,
+    folder: Path | None = None,
+) -> dict[str, Path]:
+    """Draw the plots, write the HTML + JSON report, log both as artifacts; returns the files."""
+    tmp = tempfile.TemporaryDirectory() if folder is None else None
+    out = Path(tmp.name if tmp else folder)  # type: ignore[union-attr]
+    out.mkdir(parents=True, exist_ok=True)
+    images: dict[str, Path] = {}
+    names = data.class_names
+    try:
+        if test_proba is not None:
+            cm = confusion(data.test.y, test_proba.argmax(1), len(names))
+            images["confusion matrix (test)"] = plots.confusion_matrix(cm, names, out / "confusion_test.png", "Confusion matrix (test)")
+            images["ROC and PR curves (test)"] = plots.roc_pr(data.test.y, test_proba, names, out / "roc_pr_test.png")
+        if history is not None and history.epochs:
+            images["training curves"] = plots.training_curves(history.epochs, history.best_epoch, out / "training_curves.png")
+        if counts is not None:
+            images["class counts"] = plots.class_counts(counts[0], counts[1], names, out / "class_counts.png")
+        if drift is not None and drift["features"]:
+            images["drifted features"] = plots.drift_histograms(data.train.X, data.test.X, drift, data.feature_names, out / "drift.png")
+        html_path, json_path = write_report(out, title, quality, drift, images)
+        for path in images.values():
+            run.log_file(str(path), "plots")
+        run.log_file(str(html_path), "report")
+        run.log_file(str(json_path), "report")
+        return {**images, "html": html_path, "json": json_path}
+    finally:
+        if tmp is not None:
+            tmp.cleanup()

@@ -1,0 +1,123 @@
+"""Plots logged as MLflow artifacts (matplotlib, Agg backend: no display needed)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def confusion_matrix(cm: np.ndarray, names: list[str], path: Path, title: str) -> Path:
+    plt = _plt()
+    side = max(4.0, 1.2 + 0.6 * len(names))
+    fig, ax = plt.subplots(figsize=(side, side * 0.9))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    top = cm.max() if cm.size else 0
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", color="white" if cm[i, j] > top / 2 else "black", fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def roc_pr(y: np.ndarray, proba: np.ndarray, names: list[str], path: Path) -> Path:
+    """ROC and precision-recall curves (the positive class when binary, one-vs-rest otherwise)."""
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+    plt = _plt()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.2))
+    classes = [1] if len(names) == 2 else list(range(min(len(names), 10)))
+    for k in classes:
+        truth = (y == k).astype(int)
+        if truth.min() == truth.max():
+            continue
+        fpr, tpr, _ = roc_curve(truth, proba[:, k])
+        prec, rec, _ = precision_recall_curve(truth, proba[:, k])
+        a.plot(fpr, tpr, label=f"{names[k]} (AUC {auc(fpr, tpr):.3f})")
+        b.plot(rec, prec, label=f"{names[k]} (base rate {truth.mean():.3f})")
+    a.plot([0, 1], [0, 1], "k--", lw=0.8)
+    a.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)")
+    b.set(xlabel="recall", ylabel="precision", title="Precision-recall (test)", ylim=(0, 1.02))
+    a.legend(fontsize=7)
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def training_curves(epochs: list[dict[str, float]], best_epoch: int, path: Path) -> Path:
+    plt = _plt()
+    fig, a = plt.subplots(figsize=(6.5, 4))
+    x = np.arange(len(epochs))
+    a.plot(x, [e["train/loss"] for e in epochs], color="tab:blue", label="train loss")
+    a.set(xlabel="epoch", ylabel="train loss")
+    b = a.twinx()
+    b.plot(x, [e["val/macro_f1"] for e in epochs], color="tab:orange", label="val macro-F1")
+    b.set_ylabel("val macro-F1")
+    if best_epoch >= 0:
+        a.axvline(best_epoch, color="gray", ls=":", label=f"kept: epoch {best_epoch}")
+    lines = a.get_legend_handles_labels()[0] + b.get_legend_handles_labels()[0]
+    a.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
+    a.set_title("Training and validation")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def class_counts(before: np.ndarray, after: np.ndarray, names: list[str], path: Path) -> Path:
+    plt = _plt()
+    fig, a = plt.subplots(figsize=(max(4.0, 1.5 + 0.8 * len(names)), 4.2))
+    x = np.arange(len(names))
+    a.bar(x - 0.2, before, 0.4, label="before")
+    a.bar(x + 0.2, after, 0.4, label="after outliers + resampling")
+    for xi, v in zip(x, before):
+        a.text(xi - 0.2, v, str(int(v)), ha="center", va="bottom", fontsize=7)
+    for xi, v in zip(x, after):
+        a.text(xi + 0.2, v, str(int(v)), ha="center", va="bottom", fontsize=7)
+    a.set_xticks(x, names, rotation=45 if len(names) > 4 else 0)
+    a.set(ylabel="training rows", title="Class counts (training split)")
+    if max(before.max(initial=1), after.max(initial=1)) / max(1, min(before.min(initial=1), after.min(initial=1))) > 50:
+        a.set_yscale("log")
+    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def drift_histograms(train: np.ndarray, test: np.ndarray, drift: dict[str, Any], names: list[str], path: Path, top: int = 4) -> Path:
+    """Train vs test distributions of the ``top`` most drifted features (by PSI)."""
+    plt = _plt()
+    rows = sorted(drift["features"], key=lambda r: -r["psi"])[:top]
+    fig, axes = plt.subplots(1, max(1, len(rows)), figsize=(3.6 * max(1, len(rows)), 3.4), squeeze=False)
+    for ax, row in zip(axes[0], rows):
+        j = names.index(row["feature"])
+        lo, hi = np.percentile(np.r_[train[:, j], test[:, j]], [0.5, 99.5])
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
+        ax.hist(train[:, j], bins=bins, density=True, alpha=0.5, label="train")
+        ax.hist(test[:, j], bins=bins, density=True, alpha=0.5, label="test")
+        ax.set_title(f"{row['feature']}\nPSI {row['psi']:.3f}  KS {row['ks']:.3f}", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Most drifted features (domain AUC {drift['domain_auc']:.3f})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
