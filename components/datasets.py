@@ -157,18 +157,30 @@ def digits(
     as_image: bool = False,
     n_classes: Annotated[int, Interval(2, 10)] = 10,
     max_value: Annotated[float, Interval(0, None, "neither")] = 16.0,
+    imbalance: Annotated[float, Interval(1, None)] = 1.0,
+    seed: int = 0,
 ) -> LoadedData:
     """scikit-learn's bundled 8×8 digits (1,797 images, values 0..16).
 
     ``as_image: true`` keeps one ``image`` column of 8×8 arrays (for the cnn model and image
     augmentation); otherwise 64 pixel columns for tabular models. ``max_value: 255`` rescales
-    the pixels to the raw [0, 255] range of the lecture's quick start.
+    the pixels to the raw [0, 255] range of the lecture's quick start. ``imbalance: ρ`` keeps a
+    long tail: class k keeps a share ρ^(−k/(K−1)) of its rows (class 0 all, the last 1/ρ; seeded).
     """
     import datasets as hf
     from sklearn.datasets import load_digits
 
     bunch = load_digits(n_class=n_classes)
     bunch.data, bunch.images = bunch.data * (max_value / 16.0), bunch.images * (max_value / 16.0)
+    if imbalance > 1:
+        rng = np.random.default_rng(seed)
+        keep = []
+        for k in range(n_classes):
+            rows = np.flatnonzero(bunch.target == k)
+            share = imbalance ** (-k / max(1, n_classes - 1))
+            keep.append(np.sort(rng.choice(rows, max(2, int(round(share * len(rows)))), replace=False)))
+        idx = np.sort(np.concatenate(keep))
+        bunch.data, bunch.images, bunch.target = bunch.data[idx], bunch.images[idx], bunch.target[idx]
     names = [str(i) for i in range(n_classes)]
     label = hf.ClassLabel(names=names)
     if as_image:

@@ -63,3 +63,10 @@ def log_plots_and_report(
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+def log_augment_preview(run: Run, augment: Any, X: np.ndarray, y: np.ndarray, image_shape: tuple[int, ...], names: list[str], seed: int) -> None:
+    """The augmentation preview grid (originals and augmented samples) as ``plots/augment_preview.png``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = plots.augment_grid(augment, X, y, image_shape, names, Path(tmp) / "augment_preview.png", seed=seed)
+        run.log_file(str(path), "plots")

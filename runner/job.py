@@ -26,7 +26,7 @@ from runner import provenance
 from runner.cache import ResampleCache, cache_key
 from runner.configs import config_hash, flatten, to_plain
 from runner.data import check_split, prepare
-from runner.diagnostics import data_reports, log_plots_and_report
+from runner.diagnostics import data_reports, log_augment_preview, log_plots_and_report
 from runner.evaluation import classification_metrics, confusion, confusion_csv, predict_proba
 from runner.pipeline import Preprocessor
 from runner.threshold import DecisionRule
@@ -202,7 +202,8 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
         plain["model"], "model", in_features=X_train.shape[1], num_classes=k, image_shape=data.image_shape
     ).to(device)
     loss_fn = get_registry("loss").build(plain["loss"], "loss", class_counts=after, original_counts=before).to(device)
-    augment = get_registry("augment").build(plain["augment"], "augment", image_shape=data.image_shape)
+    value_range = (float(X_train.min()), float(X_train.max())) if len(X_train) else (0.0, 1.0)
+    augment = get_registry("augment").build(plain["augment"], "augment", image_shape=data.image_shape, value_range=value_range)
 
     def tensor(X: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).to(device)
@@ -252,6 +253,8 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     if quality_settings.enabled and quality_settings.plots:
         title = f"{plain.get('experiment_name', '')}: {plain['dataset']['name']}"
         log_plots_and_report(run, title, data, quality, drift, history, probas["test"][0], (before, after))
+        if data.image_shape is not None and plain["augment"]["name"] != "none":
+            log_augment_preview(run, augment, X_train, y_train, data.image_shape, names, seed)
     metrics["time/job_s"] = time.perf_counter() - t0
     run.log_metrics(metrics, step=len(history.epochs))  # after the per-epoch steps: the kept model
     run.log_text(json.dumps(metrics, indent=1, sort_keys=True), "metrics/final.json")

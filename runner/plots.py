@@ -121,3 +121,43 @@ def drift_histograms(train: np.ndarray, test: np.ndarray, drift: dict[str, Any],
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def augment_grid(
+    augment: Any, X: np.ndarray, y: np.ndarray, image_shape: tuple[int, ...], names: list[str], path: Path,
+    samples: int = 8, copies: int = 4, seed: int = 0,
+) -> Path:
+    """Rows: one original image, then ``copies`` augmented versions, with the (kept) label."""
+    import torch
+
+    plt = _plt()
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(X), min(samples, len(X)), replace=False)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    xb = torch.as_tensor(np.ascontiguousarray(X[rows], dtype=np.float32))
+    yb = torch.as_tensor(y[rows])
+    augmented = [augment(xb, yb, generator)[0].numpy() for _ in range(copies)]
+    fig, axes = plt.subplots(len(rows), copies + 1, figsize=(1.3 * (copies + 1), 1.3 * len(rows)), squeeze=False)
+    lo, hi = float(X.min()), float(X.max())
+
+    def show(ax: Any, flat: np.ndarray) -> None:
+        img = flat.reshape(image_shape)
+        img = img[0] if img.shape[0] == 1 else np.transpose(img, (1, 2, 0))
+        ax.imshow((img - lo) / (hi - lo if hi > lo else 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    for r, row in enumerate(rows):
+        show(axes[r][0], X[row])
+        axes[r][0].set_ylabel(f"label {names[y[row]]}", fontsize=8)
+        for c in range(copies):
+            show(axes[r][c + 1], augmented[c][r])
+    axes[0][0].set_title("original", fontsize=8)
+    for c in range(copies):
+        axes[0][c + 1].set_title(f"augmented {c + 1}", fontsize=8)
+    fig.suptitle(f"{type(augment).__name__}: labels are kept; check that they still fit", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from components.augment import MixedTargets
 from components.errors import ConfigError
 from components.registry import Interval, get_registry
 from runner.evaluation import macro_f1, predict_proba
@@ -124,8 +125,13 @@ def train(
             idx = perm[start : start + bs]
             if idx.numel() == 1 and n > 1:  # a batch of one breaks batch norm; its row is seen next epoch
                 continue
-            xb, yb = augment(X_train[idx], y_train[idx], generator)
-            loss = loss_fn(model(xb), yb, None if sample_weight is None else sample_weight[idx])
+            xb, yb = augment(X_train[idx], y_train[idx], generator)  # training batches only
+            sw = None if sample_weight is None else sample_weight[idx]
+            logits = model(xb)
+            if isinstance(yb, MixedTargets):  # mixup: λ·L(y_a) + (1 − λ)·L(y_b), any loss
+                loss = yb.lam * loss_fn(logits, yb.y_a, sw) + (1 - yb.lam) * loss_fn(logits, yb.y_b, sw)
+            else:
+                loss = loss_fn(logits, yb, sw)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
