@@ -16,7 +16,7 @@ from components.errors import ConfigError
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 # Keys that do not change a job's results: excluded from the config hash (resume, caching).
-NOT_HASHED = ("tracking", "paths", "progress", "hydra", "cache")
+NOT_HASHED = ("tracking", "paths", "progress", "hydra", "cache", "resume")
 
 
 def register_resolvers() -> None:

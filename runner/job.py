@@ -77,10 +77,11 @@ class JobResult:
     run_id: str
     metrics: dict[str, float]
     tracker: Tracker
+    skipped: bool = False
 
     def summary(self) -> str:
         shown = "  ".join(f"{k}={self.metrics[k]:.4f}" for k in HEADLINE if k in self.metrics)
-        lines = [shown]
+        lines = [shown] if not self.skipped else [f"skipped (resume): already FINISHED as run {self.run_id}", shown]
         if self.tracker.enabled:
             lines.append(f"MLflow run {self.run_id} ({self.tracker.description})")
             lines.append(f"Open the UI: {self.tracker.ui_hint()}")
@@ -94,6 +95,9 @@ def validate(plain: Mapping[str, Any]) -> None:
             raise ConfigError(f"{group}: missing config group; pick one with {group}=<name>.")
         get_registry(group).validate(plain[group], group)
     check_split(plain.get("split", {}))
+    for flag in ("resume", "progress"):
+        if not isinstance(plain.get(flag, False), bool):
+            raise ConfigError(f"{flag}: got {plain[flag]!r}; expected a boolean (true or false).")
     tune = (plain.get("decision") or {}).get("tune_threshold", False)
     if not isinstance(tune, bool):
         raise ConfigError(f"decision.tune_threshold: got {tune!r}; expected a boolean (true or false).")
@@ -102,14 +106,24 @@ def validate(plain: Mapping[str, Any]) -> None:
         raise ConfigError(f"seed: got {seed!r}; expected a non-negative integer.")
 
 
-def run_job(cfg: Any, context: JobContext | None = None) -> JobResult:
-    """Run one job from a composed config; the run is recorded FAILED if anything raises."""
+def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, str] | None = None) -> JobResult:
+    """Run one job from a composed config; the run is recorded FAILED if anything raises.
+
+    With ``resume: true`` a job whose config hash already has a FINISHED run in the experiment
+    is skipped (its metrics are returned); FAILED ones run again.
+    """
     components.load_builtin()
     ctx = context or JobContext.from_hydra()
     plain = to_plain(cfg)
     tracker = build_tracker(plain.get("tracking", {"name": "none"}))
+    chash = config_hash(plain)
+    if plain.get("resume") and tracker.enabled:
+        done = tracker.finished_run(chash)
+        if done is not None:
+            log.info("resume: skipping %s, FINISHED as run %s", ctx.run_name, done.info.run_id)
+            return JobResult(done.info.run_id, dict(done.data.metrics), tracker, skipped=True)
     parent = _parent_run(ctx)
-    tags = {"config_hash": config_hash(plain), **provenance.tags()}
+    tags = {"config_hash": chash, **provenance.tags(), **(extra_tags or {})}
     if parent:
         tags["sweep_id"] = parent["sweep_id"]
     if ctx.overrides:

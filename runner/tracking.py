@@ -154,6 +154,16 @@ class MlflowTracker(Tracker):
     def ui_hint(self) -> str:
         return f"mlflow ui --backend-store-uri {self.uri}"
 
+    def finished_run(self, config_hash: str) -> Any:
+        """The latest FINISHED run of this experiment with ``config_hash``, if any (for resume)."""
+        found = self.client.search_runs(
+            [self.experiment_id()],
+            filter_string=f"tags.config_hash = '{config_hash}' and attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return found[0] if found else None
+
 
 def build_tracker(cfg: Mapping[str, Any]) -> Tracker:
     return TRACKERS.build(cfg, "tracking")

@@ -1,0 +1,63 @@
+"""``python -m runner.rerun <run_id>``: recompose a logged job from its overrides and run it again.
+
+The new run is tagged ``rerun_of=<run_id>`` in the same experiment; the command prints every
+val/test metric beside the original's and exits 1 when any differs (on CPU, the same config
+and seed reproduce them exactly). A different code version (``git_commit`` tag) is reported.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from runner.compare import DEFAULT_URI
+
+
+def rerun(run_id: str, uri: str = DEFAULT_URI) -> tuple[str, dict[str, tuple[float, float]]]:
+    import datasets
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from runner import provenance
+    from runner.configs import compose
+    from runner.job import JobContext, run_job
+
+    datasets.disable_progress_bars()
+    client = MlflowClient(uri)
+    try:
+        original = client.get_run(run_id)
+    except MlflowException as exc:
+        raise SystemExit(f"Error: no run '{run_id}' in {uri}: {exc.message}") from exc
+    overrides = yaml.safe_load(Path(client.download_artifacts(run_id, "config/overrides.yaml")).read_text()) or []
+    experiment = client.get_experiment(original.info.experiment_id).name
+    pinned = [f"tracking.uri={uri}", f"experiment_name={experiment}", "progress=false", "resume=false"]
+    cfg = compose([*[o for o in overrides if not o.startswith(("tracking.uri=", "experiment_name="))], *pinned])
+    if original.data.tags.get("git_commit") not in (None, provenance.git_commit()):
+        print(f"note: the original ran at commit {original.data.tags['git_commit']}, this code is {provenance.git_commit()}")
+    result = run_job(cfg, JobContext(overrides=list(overrides)), extra_tags={"rerun_of": run_id})
+    old = original.data.metrics
+    compared = {k: (old[k], v) for k, v in result.metrics.items() if k.startswith(("val/", "test/")) and k in old}
+    return result.run_id, compared
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m runner.rerun", description=__doc__.splitlines()[0])
+    parser.add_argument("run_id")
+    parser.add_argument("--tracking-uri", default=DEFAULT_URI)
+    args = parser.parse_args(argv)
+    new_id, compared = rerun(args.run_id, args.tracking_uri)
+    differing = {k: v for k, v in compared.items() if v[0] != v[1]}
+    for key in ("test/macro_f1", "test/roc_auc", "val/macro_f1"):
+        if key in compared:
+            print(f"{key:20s} original {compared[key][0]:.6f}   rerun {compared[key][1]:.6f}")
+    print(f"rerun: run {new_id}; {len(compared) - len(differing)} of {len(compared)} val/test metrics identical")
+    if differing:
+        worst = max(differing, key=lambda k: abs(differing[k][0] - differing[k][1]))
+        print(f"{len(differing)} differ; largest: {worst} {differing[worst][0]} -> {differing[worst][1]}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Comparison of arms read from MLflow, resume by config hash, and rerun of a logged job."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from scipy import stats
+
+from components.errors import ConfigError
+from runner.compare import compare
+from runner.job import JobContext, run_job
+from runner.rerun import rerun
+from tests.conftest import FAST, compose
+
+
+def job(outputs: Path, experiment: str, *overrides: str, raises: bool = False):
+    """A job as the CLI runs it: every override is also what the run logs as its overrides."""
+    everything = [*FAST, f"paths.outputs={outputs}", f"experiment_name={experiment}", *overrides]
+    cfg = compose(everything)
+    if raises:
+        with pytest.raises(ConfigError):
+            run_job(cfg, JobContext(overrides=everything))
+        return None
+    return run_job(cfg, JobContext(overrides=everything))
+
+
+def test_compare_groups_arms_with_ci_paired_tests_and_failures(outputs: Path, tmp_path: Path) -> None:
+    values: dict[str, dict[int, float]] = {"ce": {}, "focal": {}}
+    for loss in values:
+        for seed in range(3):
+            values[loss][seed] = job(outputs, "t_compare", "dataset=breast_cancer", f"loss={loss}", f"seed={seed}").metrics["test/macro_f1"]
+    job(outputs, "t_compare", "dataset=breast_cancer", "loss=focal", "seed=3", "loss.gamma=-1", raises=True)
+    rows, files = compare("t_compare", by=["loss"], uri=f"sqlite:///{outputs}/mlflow.db", out=tmp_path, baseline="ce")
+    by_arm = {r["loss"]: r for r in rows}
+    assert set(by_arm) == {"ce", "focal"} and by_arm["focal"]["failed"] == 1 and by_arm["ce"]["failed"] == 0
+    for loss, per_seed in values.items():
+        v = np.array([per_seed[s] for s in range(3)])
+        row = by_arm[loss]
+        assert row["n"] == 3 and row["mean"] == pytest.approx(v.mean()) and row["std"] == pytest.approx(v.std(ddof=1))
+        low, high = stats.t.interval(0.95, 2, loc=v.mean(), scale=stats.sem(v))
+        assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    a, b = np.array(list(values["focal"].values())), np.array(list(values["ce"].values()))
+    if not np.allclose(a - b, (a - b)[0]):
+        assert by_arm["focal"]["ttest_p"] == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    best = max(by_arm.values(), key=lambda r: r["mean"])
+    assert best["best"] == "*"
+    assert files["markdown"].read_text().count("\n| ") >= 3 and files["csv"].exists()
+    assert files["chart"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_unknown_target_lists_experiments(outputs: Path) -> None:
+    job(outputs, "t_compare_known", "seed=0")
+    with pytest.raises(SystemExit, match=r"Error: no runs for 'nope': not an experiment name nor a sweep id. Experiments: .*t_compare_known"):
+        compare("nope", uri=f"sqlite:///{outputs}/mlflow.db")
+
+
+def test_resume_skips_finished_and_reruns_failed(outputs: Path) -> None:
+    client = MlflowClient(f"sqlite:///{outputs}/mlflow.db")
+    first = job(outputs, "t_resume", "seed=4", "resume=true")
+    again = job(outputs, "t_resume", "seed=4", "resume=true")
+    assert again.skipped and again.run_id == first.run_id and again.metrics["test/macro_f1"] == first.metrics["test/macro_f1"]
+    other = job(outputs, "t_resume", "seed=5", "resume=true")
+    assert not other.skipped
+    exp = client.get_experiment_by_name("t_resume")
+    assert len(client.search_runs([exp.experiment_id])) == 2
+    # a FAILED run with the same hash is not a reason to skip
+    failed_run = client.create_run(exp.experiment_id, tags={"config_hash": "deadbeefdeadbeef"})
+    client.set_terminated(failed_run.info.run_id, "FAILED")
+    from runner.tracking import MlflowTracker
+
+    tracker = MlflowTracker(uri=f"sqlite:///{outputs}/mlflow.db", experiment="t_resume")
+    assert tracker.finished_run("deadbeefdeadbeef") is None
+    assert tracker.finished_run(client.get_run(first.run_id).data.tags["config_hash"]).info.run_id == first.run_id
+
+
+def test_rerun_reproduces_metrics_exactly(outputs: Path) -> None:
+    original = job(outputs, "t_rerun", "scaler=robust", "loss=focal", "seed=2")
+    new_id, compared = rerun(original.run_id, f"sqlite:///{outputs}/mlflow.db")
+    assert new_id != original.run_id and compared
+    assert all(a == b for a, b in compared.values()), {k: v for k, v in compared.items() if v[0] != v[1]}
+    tags = MlflowClient(f"sqlite:///{outputs}/mlflow.db").get_run(new_id).data.tags
+    assert tags["rerun_of"] == original.run_id and tags["config_hash"] == MlflowClient(f"sqlite:///{outputs}/mlflow.db").get_run(original.run_id).data.tags["config_hash"]
