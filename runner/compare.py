@@ -99,7 +99,7 @@ def build_arms(runs: list[Any], by: list[str], metric: str) -> dict[tuple[str, .
             arm.unfinished += 1
         else:
             arm.values[r.data.params.get("seed", r.info.run_id)] = r.data.metrics[metric]
-    return dict(sorted(arms.items()))
+    return dict(sorted(arms.items(), key=lambda kv: tuple(_order(v) for v in kv[0])))
 
 
 def paired(a: Arm, b: Arm) -> dict[str, float]:
