@@ -142,7 +142,21 @@ class MlflowTracker(Tracker):
                 if found.lifecycle_stage == "deleted":
                     self.client.restore_experiment(found.experiment_id)
                 self._experiment_id = found.experiment_id
+            self._enable_wal()
         return self._experiment_id
+
+    def _enable_wal(self) -> None:
+        """SQLite in write-ahead-log mode: parallel jobs (hydra/launcher=joblib) read while one
+        writes instead of failing with "database is locked". The mode persists in the file."""
+        if not self.uri.startswith("sqlite:///"):
+            return
+        import sqlite3
+
+        con = sqlite3.connect(self.uri[len("sqlite:///") :], timeout=30)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+        finally:
+            con.close()
 
     def start_run(self, name: str, tags: Mapping[str, Any], parent_run_id: str | None = None) -> MlflowRun:
         all_tags = {str(k): str(v)[:5000] for k, v in tags.items()}

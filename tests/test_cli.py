@@ -105,3 +105,15 @@ def test_tab_completion_of_groups_and_options() -> None:
     env = {**os.environ, "COMP_LINE": "dq-run scaler="}
     res = subprocess.run([str(script), "-sc", "query=bash"], env=env, capture_output=True, text=True, timeout=120)
     assert res.stdout.split() == ["scaler=l2", "scaler=minmax", "scaler=none", "scaler=robust", "scaler=standard", "scaler=whiten"]
+
+
+def test_parallel_workers_lose_no_run_on_sqlite(outputs: Path) -> None:
+    """hydra/launcher=parallel: 2 worker processes x 16 jobs -> 16 FINISHED children, no 'database is locked'."""
+    seeds = ",".join(str(i) for i in range(16))
+    res = cli("-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", f"seed={seeds}", *TINY, "tracking.experiment=cli_parallel", f"paths.outputs={outputs}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "locked" not in res.stderr
+    runs = runs_of(outputs, "cli_parallel")
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 16 and all(r.info.status == "FINISHED" for r in children)
+    assert sorted(int(r.data.params["seed"]) for r in children) == list(range(16))
