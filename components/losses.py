@@ -7,7 +7,7 @@ as buffers, so nothing is mutated in ``forward``. ``sample_weight`` carries per-
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from components.class_weights import class_weights
+from components.errors import ConfigError
 from components.registry import Interval, get_registry
 
 LOSSES = get_registry("loss")
@@ -157,27 +158,18 @@ class Focal(Loss):
 
 @LOSSES.register("class_balanced_focal", runtime=("class_counts", "original_counts"))
 class ClassBalancedFocal(Focal):
-    """Alpha focal loss with α = effective-number weights (Cui et al. 2019)."""
+    """Alpha focal loss with α = effective-number weights (Cui et al. 2019); takes focal's other parameters."""
 
-    def __init__(
-        self,
-        *,
-        gamma: Gamma = 2.0,
-        beta: Beta = 0.999,
-        counts: Literal["resampled", "original"] = "resampled",
-        label_smoothing: Smoothing = 0.0,
-        class_counts: np.ndarray | None = None,
-        original_counts: np.ndarray | None = None,
-    ) -> None:
-        super().__init__(
-            gamma=gamma,
-            alpha="effective_number",
-            beta=beta,
-            counts=counts,
-            label_smoothing=label_smoothing,
-            class_counts=class_counts,
-            original_counts=original_counts,
-        )
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "alpha": "effective_number"})
+
+    @staticmethod
+    def check_params(params: dict[str, Any], key: str) -> None:
+        if "alpha" in params:
+            raise ConfigError(
+                f"{key}.alpha: class_balanced_focal fixes alpha to effective-number weights (set {key}.beta); "
+                f"for another alpha use loss=focal {key}.alpha=<scheme>."
+            )
 
 
 @LOSSES.register("enhanced_focal", runtime=("class_counts", "original_counts"))
@@ -185,30 +177,18 @@ class EnhancedFocal(Focal):
     """Three stages over training: CE, then focal with γ/2, then alpha focal with γ.
 
     ``stage_epochs: [n1, n2]``: epochs [0, n1) use CE, [n1, n1 + n2) focal γ/2, the rest alpha
-    focal γ. The trainer calls ``set_epoch``; ``stage`` (1, 2, 3) is logged per epoch.
+    focal γ. The trainer calls ``set_epoch``; ``stage`` (1, 2, 3) is logged per epoch. Takes
+    focal's other parameters (``alpha`` defaults to effective-number weights here).
     """
 
     def __init__(
         self,
         *,
-        gamma: Gamma = 2.0,
         alpha: WeightScheme | list[float] = "effective_number",
-        beta: Beta = 0.999,
         stage_epochs: tuple[Annotated[int, Interval(0, None)], Annotated[int, Interval(0, None)]] = (5, 5),
-        counts: Literal["resampled", "original"] = "resampled",
-        label_smoothing: Smoothing = 0.0,
-        class_counts: np.ndarray | None = None,
-        original_counts: np.ndarray | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            gamma=gamma,
-            alpha=alpha,
-            beta=beta,
-            counts=counts,
-            label_smoothing=label_smoothing,
-            class_counts=class_counts,
-            original_counts=original_counts,
-        )
+        super().__init__(alpha=alpha, **kwargs)
         self.stage_epochs = tuple(stage_epochs)
         self.stage = 1
 
