@@ -49,6 +49,7 @@ class JobContext:
     multirun: bool = False
     sweep_dir: Path | None = None
     job_num: int | None = None
+    parent: dict[str, str] | None = None  # {parent_run_id, sweep_id} for sweeps driven in-process (tune)
 
     @classmethod
     def from_hydra(cls) -> "JobContext":
@@ -151,6 +152,8 @@ def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, s
 
 
 def _parent_run(ctx: JobContext) -> dict[str, str] | None:
+    if ctx.parent is not None:
+        return ctx.parent
     if ctx.sweep_dir is None:
         return None
     path = ctx.sweep_dir / "sweep.json"

@@ -82,3 +82,37 @@ def test_rerun_reproduces_metrics_exactly(outputs: Path) -> None:
     assert all(a == b for a, b in compared.values()), {k: v for k, v in compared.items() if v[0] != v[1]}
     tags = MlflowClient(f"sqlite:///{outputs}/mlflow.db").get_run(new_id).data.tags
     assert tags["rerun_of"] == original.run_id and tags["config_hash"] == MlflowClient(f"sqlite:///{outputs}/mlflow.db").get_run(original.run_id).data.tags["config_hash"]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["trainer.lr", "trainer.lr=float:1:0", "trainer.lr=float:0:1:log", "loss=choice:ce", "x=normal:0:1"],
+)
+def test_tune_param_grammar_errors_name_the_spec(spec: str) -> None:
+    from runner.tune import parse_param
+
+    with pytest.raises(ConfigError, match=r"--param '.*': expected key=float:LOW:HIGH\[:log\], key=int:LOW:HIGH\[:log\] or key=choice:A,B"):
+        parse_param(spec)
+
+
+def test_tune_trials_are_mlflow_children_and_processes_share_the_study(outputs: Path, tmp_path: Path, capsys) -> None:
+    import optuna
+
+    from runner.tune import main
+
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    argv = [
+        "--param", "trainer.lr=float:1e-4:1e-1:log", "--param", "loss=choice:ce,focal", "--trials", "3", "--study", "shared",
+        "--storage", storage, *FAST, "dataset=breast_cancer", f"paths.outputs={outputs}", "experiment_name=t_tune",
+    ]  # fmt: skip
+    main(argv)
+    main(argv)  # a second process (here: a second call) joins the same study
+    assert "best val/macro_f1 = " in capsys.readouterr().out
+    study = optuna.load_study(study_name="shared", storage=storage)
+    assert len(study.trials) == 6 and all(t.state.name == "COMPLETE" for t in study.trials)
+    client = MlflowClient(f"sqlite:///{outputs}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("t_tune").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("sweep") == "parent"]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 2 and len(children) == 6
+    assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {r.info.run_id for r in children}
