@@ -44,21 +44,29 @@ class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        record = {"sweep_id": uuid.uuid4().hex[:12], "parent_run_id": None}
-        tracker = build_tracker(_tracking_cfg(config))
-        if tracker.enabled:
-            overrides = list(config.hydra.overrides.task)
-            run = tracker.start_run(f"sweep {' '.join(overrides)}", {"sweep_id": record["sweep_id"], "sweep": "parent"})
-            run.log_params({"sweep.overrides": " ".join(overrides), "sweep.dir": str(sweep_dir.resolve())})
-            record["parent_run_id"] = run.run_id
+        record: dict[str, Any] = {"sweep_id": uuid.uuid4().hex[:12], "parent_run_id": None}
+        (sweep_dir / "sweep.json").write_text(json.dumps(record))  # first: the end report needs it
+        try:
+            tracker = build_tracker(_tracking_cfg(config))
+            if tracker.enabled:
+                overrides = list(config.hydra.overrides.task)
+                run = tracker.start_run(f"sweep {' '.join(overrides)}", {"sweep_id": record["sweep_id"], "sweep": "parent"})
+                run.log_params({"sweep.overrides": " ".join(overrides)[:6000], "sweep.dir": str(sweep_dir.resolve())})
+                record["parent_run_id"] = run.run_id
+        except Exception as exc:  # the jobs still run (and fail or not on their own); the end says so
+            record["parent_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}"
+            print(f"Sweep {record['sweep_id']}: could not open the parent MLflow run: {record['parent_error']}", file=sys.stderr)
         (sweep_dir / "sweep.json").write_text(json.dumps(record))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        record = json.loads((sweep_dir / "sweep.json").read_text())
-        failures = read_failures(sweep_dir)
-        jobs = len([p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()])
+        path = sweep_dir / "sweep.json"
+        record = json.loads(path.read_text()) if path.exists() else {"sweep_id": "?", "parent_run_id": None}
+        failures = read_failures(sweep_dir) if sweep_dir.exists() else []
+        jobs = len([p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()]) if sweep_dir.exists() else 0
         tracker = build_tracker(_tracking_cfg(config))
+        if record.get("parent_error"):
+            failures.append({"overrides": ["(sweep parent run)"], "error": record["parent_error"]})
         if tracker.enabled and record.get("parent_run_id"):
             from mlflow import MlflowClient
 

@@ -162,6 +162,8 @@ class MlflowTracker(Tracker):
         all_tags = {str(k): str(v)[:5000] for k, v in tags.items()}
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
+        if len(name) > 200:  # PostgreSQL stores run names as VARCHAR(250); the full overrides are a tag
+            name = name[:197] + "..."
         run = self.client.create_run(self.experiment_id(), tags=all_tags, run_name=name)
         return MlflowRun(self.client, run.info.run_id, self.experiment_id())
 
