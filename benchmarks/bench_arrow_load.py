@@ -56,9 +56,9 @@ def main() -> None:
             path = str(Path(tmp, name))
             ds = hf.load_from_disk(path)
             assert torch.equal(torch.from_numpy(numeric_matrix(ds, columns)), from_npy())
-            t_open = best_of(lambda: hf.load_from_disk(path))
-            t_conv = best_of(lambda: torch.from_numpy(numeric_matrix(ds, columns)))
-            t_total = best_of(lambda: torch.from_numpy(numeric_matrix(hf.load_from_disk(path), columns)))
+            t_open = best_of(lambda p=path: hf.load_from_disk(p))
+            t_conv = best_of(lambda d=ds, c=columns: torch.from_numpy(numeric_matrix(d, c)))
+            t_total = best_of(lambda p=path, c=columns: torch.from_numpy(numeric_matrix(hf.load_from_disk(p), c)))
             print(
                 f"{label:28s} {t_open * 1e3:7.1f}ms {t_conv * 1e3:8.1f}ms {t_total * 1e3:7.1f}ms "
                 f"{t_total / t_npy:13.2f}x {t_conv / t_npy:15.2f}x"

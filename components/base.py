@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 class FittedTransform(BaseEstimator, TransformerMixin):
     """Base for feature transforms fitted on train and applied to every split."""
 
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "FittedTransform":
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> FittedTransform:
         raise NotImplementedError
 
     def transform(self, X: np.ndarray) -> np.ndarray:

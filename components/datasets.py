@@ -204,7 +204,7 @@ def _check_local_files(data_files: Any) -> None:
     if data_files is None:
         return
     if isinstance(data_files, Mapping):
-        for split, files in data_files.items():
+        for files in data_files.values():
             _check_local_files(files if isinstance(files, (list, tuple)) else [files])
         return
     for f in [data_files] if isinstance(data_files, str) else data_files:

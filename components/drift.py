@@ -96,7 +96,7 @@ IMPORTANCE = get_registry("importance")
 class NoImportance:
     """Every training row weighs 1."""
 
-    def fit(self, X_train: np.ndarray, X_target: np.ndarray) -> "NoImportance":
+    def fit(self, X_train: np.ndarray, X_target: np.ndarray) -> NoImportance:
         return self
 
     def weights(self, X: np.ndarray) -> np.ndarray | None:
@@ -131,7 +131,7 @@ class DomainClassifierImportance:
         if lo >= hi:
             raise ConfigError(f"{key}.clip_min / {key}.clip_max: need clip_min < clip_max; got {lo}, {hi}.")
 
-    def fit(self, X_train: np.ndarray, X_target: np.ndarray) -> "DomainClassifierImportance":
+    def fit(self, X_train: np.ndarray, X_target: np.ndarray) -> DomainClassifierImportance:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler

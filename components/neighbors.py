@@ -23,7 +23,7 @@ class TorchNearestNeighbors(BaseEstimator):
         self.device = device
         self.block_bytes = block_bytes
 
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "TorchNearestNeighbors":
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> TorchNearestNeighbors:
         self.fit_X_ = torch.as_tensor(np.asarray(X, dtype=np.float32), device=self.device)
         self.sq_norms_ = (self.fit_X_ * self.fit_X_).sum(1)
         self.n_samples_fit_ = self.fit_X_.shape[0]

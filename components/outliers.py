@@ -53,7 +53,7 @@ class Rule:
 
     bounds: tuple[np.ndarray, np.ndarray] | None = None  # per-feature [low, high], for clip
 
-    def fit(self, X: np.ndarray) -> "Rule":
+    def fit(self, X: np.ndarray) -> Rule:
         raise NotImplementedError
 
     def train_flags(self, X: np.ndarray) -> np.ndarray:
@@ -65,14 +65,14 @@ class Rule:
 
 
 def _bounded_flags(X: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    return ((X < low) | (X > high)).any(axis=1)
+    return ((low > X) | (high < X)).any(axis=1)
 
 
 class ZScoreRule(Rule):
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
 
-    def fit(self, X: np.ndarray) -> "ZScoreRule":
+    def fit(self, X: np.ndarray) -> ZScoreRule:
         mu, sd = X.mean(0), X.std(0)
         sd = np.where(sd > 0, sd, np.inf)  # a constant feature flags nothing
         self.bounds = (mu - self.threshold * sd, mu + self.threshold * sd)
@@ -86,7 +86,7 @@ class IQRRule(Rule):
     def __init__(self, k: float) -> None:
         self.k = k
 
-    def fit(self, X: np.ndarray) -> "IQRRule":
+    def fit(self, X: np.ndarray) -> IQRRule:
         q1, q3 = np.percentile(X, [25, 75], axis=0)
         iqr = q3 - q1
         self.bounds = (q1 - self.k * iqr, q3 + self.k * iqr)
@@ -135,7 +135,7 @@ class GrubbsRule(Rule):
     def __init__(self, alpha: float) -> None:
         self.alpha = alpha
 
-    def fit(self, X: np.ndarray) -> "GrubbsRule":
+    def fit(self, X: np.ndarray) -> GrubbsRule:
         self._train = np.stack([grubbs_outliers(X[:, j], self.alpha) for j in range(X.shape[1])], axis=1)
         kept = np.where(self._train, np.nan, X)
         self.bounds = (np.nanmin(kept, axis=0), np.nanmax(kept, axis=0))
@@ -154,7 +154,7 @@ class MahalanobisRule(Rule):
     def __init__(self, alpha: float, robust: bool, seed: int, support_fraction: float | None = None) -> None:
         self.alpha, self.robust, self.seed, self.support_fraction = alpha, robust, seed, support_fraction
 
-    def fit(self, X: np.ndarray) -> "MahalanobisRule":
+    def fit(self, X: np.ndarray) -> MahalanobisRule:
         X64 = np.asarray(X, dtype=np.float64)
         if self.robust:
             from sklearn.covariance import MinCovDet
@@ -179,7 +179,7 @@ class SklearnRule(Rule):
     def __init__(self, make: Any) -> None:
         self.make = make
 
-    def fit(self, X: np.ndarray) -> "SklearnRule":
+    def fit(self, X: np.ndarray) -> SklearnRule:
         self.model = self.make().fit(X)
         return self
 

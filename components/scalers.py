@@ -21,7 +21,7 @@ SCALERS = get_registry("scaler")
 class Identity(FittedTransform):
     """No scaling: the "raw" arm of a comparison (and what trees want)."""
 
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "Identity":
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Identity:
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -36,7 +36,7 @@ class _SklearnScaler(FittedTransform):
     def _make(self) -> Any:
         raise NotImplementedError
 
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "_SklearnScaler":
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> _SklearnScaler:
         self.inner_ = self._make().fit(X)
         return self
 
@@ -124,7 +124,7 @@ class Whiten(FittedTransform):
         self.method = method
         self.eps = eps
 
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "Whiten":
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Whiten:
         X64 = np.asarray(X, dtype=np.float64)
         self.mean_ = X64.mean(axis=0)
         cov = np.cov(X64 - self.mean_, rowvar=False).reshape(X.shape[1], X.shape[1])

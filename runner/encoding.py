@@ -99,7 +99,7 @@ class TableEncoder(FittedTransform):
         self.features = features
         self.image_shape = image_shape
 
-    def fit(self, ds: Any, y: Any = None) -> "TableEncoder":
+    def fit(self, ds: Any, y: Any = None) -> TableEncoder:
         schema = ds.data.table.schema
         kinds = {c: _kind(ds.features[c], schema.field(c).type) for c in self.features}
         bad = {c: str(ds.features[c]) for c, k in kinds.items() if k == "unsupported"}

@@ -52,7 +52,7 @@ class JobContext:
     parent: dict[str, str] | None = None  # {parent_run_id, sweep_id} for sweeps driven in-process (tune)
 
     @classmethod
-    def from_hydra(cls) -> "JobContext":
+    def from_hydra(cls) -> JobContext:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 

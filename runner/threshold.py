@@ -59,7 +59,7 @@ class DecisionRule:
         self.threshold_: float | None = None
         self.bias_: np.ndarray | None = None
 
-    def fit(self, y_val: np.ndarray, proba_val: np.ndarray) -> "DecisionRule":
+    def fit(self, y_val: np.ndarray, proba_val: np.ndarray) -> DecisionRule:
         if proba_val.shape[1] == 2:
             self.threshold_, _ = best_binary_threshold(y_val, proba_val[:, 1])
         else:
