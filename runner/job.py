@@ -164,6 +164,18 @@ def _class_counts(y: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(y, minlength=k)
 
 
+def _resample_cache(plain: Mapping[str, Any], fingerprint: str, seed: int, device: str) -> ResampleCache | None:
+    """The cache entry for this job's resampled training data: keyed by everything upstream."""
+    cache_cfg = plain.get("cache") or {}
+    if not cache_cfg.get("enabled") or plain["resampler"]["name"] == "none":
+        return None
+    key = cache_key(
+        data=fingerprint, split=plain.get("split", {}), seed=seed, outlier=plain["outlier"],
+        scaler=plain["scaler"], resampler=plain["resampler"], device=device,
+    )  # fmt: skip
+    return ResampleCache(cache_cfg["dir"], key)
+
+
 def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     """The linear assembly of one job; returns the logged val/test metrics."""
     validate(plain)
@@ -197,19 +209,7 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
         ),
         n_numeric=data.encoder.n_numeric_,
     )
-    cache = None
-    cache_cfg = plain.get("cache") or {}
-    if cache_cfg.get("enabled") and plain["resampler"]["name"] != "none":
-        key = cache_key(
-            data=data.fingerprint,
-            split=plain.get("split", {}),
-            seed=seed,
-            outlier=plain["outlier"],
-            scaler=plain["scaler"],
-            resampler=plain["resampler"],
-            device=str(device),
-        )
-        cache = ResampleCache(cache_cfg["dir"], key)
+    cache = _resample_cache(plain, data.fingerprint, seed, str(device))
     X_train, y_train, report = pre.fit_resample(data.train.X, data.train.y, cache)
     after = _class_counts(y_train, k)
     run.log_metrics({**report, **{f"data/train_count_resampled/{n}": float(c) for n, c in zip(names, after)}})
@@ -225,11 +225,11 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     def tensor(X: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).to(device)
 
-    X_test_np = pre.transform(data.test.X)
-    X_val, X_test = tensor(pre.transform(data.validation.X)), tensor(X_test_np)
+    X_val_np, X_test_np = pre.transform(data.validation.X), pre.transform(data.test.X)
+    X_val, X_test = tensor(X_val_np), tensor(X_test_np)
     importance = get_registry("importance").build(plain["importance"], "importance", seed=seed)
     importance.fit(X_train, X_test_np)  # test features only, never test labels
-    weights, val_weights = importance.weights(X_train), importance.weights(pre.transform(data.validation.X))
+    weights, val_weights = importance.weights(X_train), importance.weights(X_val_np)
     if weights is not None:
         ess = float(weights.sum() ** 2 / (weights**2).sum() / len(weights))
         run.log_metrics({"importance/max": float(weights.max()), "importance/ess_share": ess})
