@@ -117,3 +117,14 @@ def test_parallel_workers_lose_no_run_on_sqlite(outputs: Path) -> None:
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(children) == 16 and all(r.info.status == "FINISHED" for r in children)
     assert sorted(int(r.data.params["seed"]) for r in children) == list(range(16))
+
+
+def test_ray_launcher_runs_a_sweep_on_a_local_ray_instance(outputs: Path) -> None:
+    pytest.importorskip("ray", reason="the ray extra (pip install -e '.[ray]') is not installed")
+    env_args = ["+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.init.include_dashboard=false"]
+    res = cli("-m", "hydra/launcher=ray", *env_args, "seed=0,1", *TINY, "tracking.experiment=cli_ray", f"paths.outputs={outputs}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    runs = runs_of(outputs, "cli_ray")
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 2 and all(r.info.status == "FINISHED" for r in children)
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {r.info.run_id for r in runs if r.data.tags.get("sweep") == "parent"}
