@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import traceback
 from collections.abc import Mapping
@@ -50,6 +51,7 @@ class JobContext:
     sweep_dir: Path | None = None
     job_num: int | None = None
     parent: dict[str, str] | None = None  # {parent_run_id, sweep_id} for sweeps driven in-process (tune)
+    workers: int | None = None  # parallel jobs on this machine (joblib launcher), to share the cores
 
     @classmethod
     def from_hydra(cls) -> JobContext:
@@ -60,12 +62,17 @@ class JobContext:
             return cls()
         hc = HydraConfig.get()
         multirun = hc.mode == RunMode.MULTIRUN
+        workers = None
+        if multirun and "joblib" in str(hc.launcher.get("_target_", "")).lower():
+            n_jobs = int(hc.launcher.get("n_jobs") or 1)
+            workers = (os.cpu_count() or 1) if n_jobs < 0 else n_jobs
         return cls(
             output_dir=Path(hc.runtime.output_dir),
             overrides=list(hc.overrides.task),
             multirun=multirun,
             sweep_dir=Path(hc.sweep.dir) if multirun else None,
             job_num=hc.job.num if multirun else None,
+            workers=workers,
         )
 
     @property
@@ -115,6 +122,8 @@ def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, s
     """
     components.load_builtin()
     ctx = context or JobContext.from_hydra()
+    if ctx.workers and ctx.workers > 1:  # N worker processes x default threads would oversubscribe
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.workers))
     plain = to_plain(cfg)
     tracker = build_tracker(plain.get("tracking", {"name": "none"}))
     chash = config_hash(plain)
