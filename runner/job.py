@@ -49,7 +49,6 @@ class JobContext:
     overrides: list[str] = field(default_factory=list)
     multirun: bool = False
     sweep_dir: Path | None = None
-    job_num: int | None = None
     parent: dict[str, str] | None = None  # {parent_run_id, sweep_id} for sweeps driven in-process (tune)
     workers: int | None = None  # parallel jobs on this machine (joblib launcher), to share the cores
 
@@ -71,7 +70,6 @@ class JobContext:
             overrides=list(hc.overrides.task),
             multirun=multirun,
             sweep_dir=Path(hc.sweep.dir) if multirun else None,
-            job_num=hc.job.num if multirun else None,
             workers=workers,
         )
 
@@ -261,6 +259,7 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     metrics: dict[str, float] = {
         "train/best_epoch": float(history.best_epoch),
         "train/epochs_run": float(len(history.epochs)),
+        "train/stopped_early": float(history.stopped_early),
     }
     probas = {
         "val": (predict_proba(model, X_val, settings.eval_batch_size), data.validation.y),
