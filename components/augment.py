@@ -65,8 +65,10 @@ class ImagePolicy:
         lo, hi = value_range if value_range is not None else (0.0, 1.0)
         self.lo, self.span = float(lo), float(hi - lo) if hi > lo else 1.0
 
+    op: Any = None  # a kornia augmentation; policies with their own maths override _apply
+
     def _apply(self, images: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        return self.op(images)
 
     def is_identity(self) -> bool:
         return False
@@ -109,9 +111,6 @@ class Affine(ImagePolicy):
 
     def is_identity(self) -> bool:
         return self.p == 0 or (self.degrees == 0 and self.translate == 0 and self.scale == (1.0, 1.0) and self.shear == 0)
-
-    def _apply(self, images: torch.Tensor) -> torch.Tensor:
-        return self.op(images)
 
 
 def hsv_shift(rgb: torch.Tensor, dh_degrees: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
@@ -182,9 +181,6 @@ class ColorJitter(ImagePolicy):
     def is_identity(self) -> bool:
         return self.p == 0 or not any(self.params)
 
-    def _apply(self, images: torch.Tensor) -> torch.Tensor:
-        return self.op(images)
-
 
 @AUGMENTS.register("randaugment", runtime=RUNTIME)
 class RandAugment(ImagePolicy):
@@ -205,9 +201,6 @@ class RandAugment(ImagePolicy):
     def is_identity(self) -> bool:
         return self.op is None
 
-    def _apply(self, images: torch.Tensor) -> torch.Tensor:
-        return self.op(images)
-
 
 @AUGMENTS.register("autoaugment", runtime=RUNTIME)
 class AutoAugment(ImagePolicy):
@@ -223,9 +216,6 @@ class AutoAugment(ImagePolicy):
         self.policy = policy
         self.op = KAutoAugment(policy=policy)
 
-    def _apply(self, images: torch.Tensor) -> torch.Tensor:
-        return self.op(images)
-
 
 @AUGMENTS.register("trivialaugment", runtime=RUNTIME)
 class TrivialAugment(ImagePolicy):
@@ -239,9 +229,6 @@ class TrivialAugment(ImagePolicy):
         from kornia.augmentation.auto import TrivialAugment as KTrivialAugment
 
         self.op = KTrivialAugment()
-
-    def _apply(self, images: torch.Tensor) -> torch.Tensor:
-        return self.op(images)
 
 
 @AUGMENTS.register("gaussian_noise", runtime=RUNTIME)

@@ -16,7 +16,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 
-class FittedTransform(BaseEstimator, TransformerMixin):
+class FittedState:
+    """``fitted_state()``: every learned attribute (name ends in ``_``), for leakage tests."""
+
+    def fitted_state(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+
+class FittedTransform(FittedState, BaseEstimator, TransformerMixin):
     """Base for feature transforms fitted on train and applied to every split."""
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> FittedTransform:
@@ -28,12 +35,8 @@ class FittedTransform(BaseEstimator, TransformerMixin):
     def _check(self) -> None:
         check_is_fitted(self)
 
-    def fitted_state(self) -> dict[str, Any]:
-        """Every learned attribute (name ends in ``_``), for leakage tests and caching."""
-        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
 
-
-class TrainOnlyResampler(BaseEstimator):
+class TrainOnlyResampler(FittedState, BaseEstimator):
     """Base for steps that change the training rows (outlier removal, resampling)."""
 
     def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -42,9 +45,6 @@ class TrainOnlyResampler(BaseEstimator):
     def transform(self, X: np.ndarray) -> np.ndarray:
         """The evaluation path: rows are never dropped or added (an outlier flag column may be)."""
         return X
-
-    def fitted_state(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
 
     def report(self) -> dict[str, float]:
         """Numbers worth logging about the last ``fit_resample`` (counts, seconds...)."""

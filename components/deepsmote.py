@@ -51,7 +51,7 @@ class _DeepSmote(ImblearnResampler):
             k = self._neighbor_objects({"k_neighbors": params["k_neighbors"]}, y, strategy)["k_neighbors"]
             Zr, yr = SMOTE(sampling_strategy=strategy, random_state=self.seed, k_neighbors=k).fit_resample(Z, y)
             new = decoder(torch.as_tensor(Zr[n:], dtype=torch.float32, device=device)).cpu().numpy()
-        self.reconstruction_mse_ = float(((decoder(encoder(Xt)) - Xt) ** 2).mean().item()) if n else 0.0
+            self.reconstruction_mse_ = float(((decoder(encoder(Xt)) - Xt) ** 2).mean().item()) if n else 0.0
         return np.concatenate([X, new.astype(X.dtype)]), yr
 
     def report(self) -> dict[str, float]:

@@ -10,6 +10,7 @@ probable confident class (p_j ≥ t_j) is not its given label (Northcutt et al. 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -20,6 +21,11 @@ from scipy import stats
 from components.registry import Interval, get_registry
 
 QUALITY = get_registry("quality")
+# The headline numbers of a report, in display order (metrics, the HTML table, the EDA print-out).
+DIMENSIONS = (
+    "completeness", "consistency", "accuracy", "duplicate_rate", "label_issue_rate", "imbalance_ratio",
+    "label_entropy", "constant_features", "near_constant_features", "outlier_share",
+)  # fmt: skip
 
 
 @QUALITY.register("none")
@@ -208,11 +214,7 @@ def quality_report(
 
 def quality_metrics(report: dict[str, Any], max_features: int) -> dict[str, float]:
     """The numeric parts of a report as ``quality/*`` MLflow metrics."""
-    keys = (
-        "completeness", "consistency", "accuracy", "duplicate_rate", "label_issue_rate", "imbalance_ratio",
-        "label_entropy", "constant_features", "near_constant_features", "outlier_share", "missing_cells", "contradictory_rows",
-    )  # fmt: skip
-    out = {f"quality/{k}": float(report[k]) for k in keys if k in report}
+    out = {f"quality/{k}": float(report[k]) for k in (*DIMENSIONS, "missing_cells", "contradictory_rows") if k in report}
     if report.get("top_pearson"):
         out["quality/max_abs_pearson"] = abs(report["top_pearson"][0][2])
     if report.get("top_spearman"):
@@ -224,6 +226,5 @@ def quality_metrics(report: dict[str, Any], max_features: int) -> dict[str, floa
 
 
 def safe(name: str) -> str:
-    import re
-
+    """A feature or class name usable inside an MLflow metric key."""
     return re.sub(r"[^0-9A-Za-z_\-. /]", "_", str(name)) or "_"

@@ -5,13 +5,14 @@ alone: at ρ = 99 predicting the majority everywhere already scores 99% accuracy
 """
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
 import torch
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
+
+from components.quality import safe
 
 
 @torch.no_grad()
@@ -22,11 +23,6 @@ def predict_proba(model: torch.nn.Module, X: torch.Tensor, batch_size: int = 65_
     out = [torch.softmax(model(X[i : i + batch_size]).float(), dim=1) for i in range(0, X.shape[0], batch_size)]
     model.train(was_training)
     return torch.cat(out).cpu().numpy() if out else np.zeros((0, 0), dtype=np.float32)
-
-
-def safe_name(name: str) -> str:
-    """A class name usable inside an MLflow metric key."""
-    return re.sub(r"[^0-9A-Za-z_\-. /]", "_", str(name)) or "_"
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, sample_weight: np.ndarray | None = None) -> float:
@@ -65,7 +61,7 @@ def classification_metrics(
             out["pr_auc"] = float(skm.average_precision_score(onehot, proba, average="macro"))
     p, r, f, support = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     for i, name in enumerate(class_names):
-        n = safe_name(name)
+        n = safe(name)
         out[f"precision/{n}"] = float(p[i])
         out[f"recall/{n}"] = float(r[i])
         out[f"f1/{n}"] = float(f[i])

@@ -13,8 +13,9 @@ from runner.configs import CONFIG_DIR
 
 
 def summary(quality: dict, drift: dict) -> str:
-    keys = ("rows", "features", "completeness", "consistency", "accuracy", "duplicate_rate", "label_issue_rate",
-            "imbalance_ratio", "label_entropy", "constant_features", "near_constant_features", "outlier_share")  # fmt: skip
+    from components.quality import DIMENSIONS
+
+    keys = ("rows", "features", *DIMENSIONS)
     lines = [f"{k:24s} {quality[k]:.4g}" if isinstance(quality[k], float) else f"{k:24s} {quality[k]}" for k in keys if k in quality]
     lines.append(f"{'class counts':24s} {quality['class_counts']}")
     for a, b, r in quality.get("top_pearson", [])[:3]:

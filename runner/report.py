@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from components.quality import DIMENSIONS
+
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
@@ -31,10 +33,7 @@ def render_html(title: str, quality: dict[str, Any] | None, drift: dict[str, Any
     if quality:
         dims = [
             {"dimension": k, "value": quality[k]}
-            for k in (
-                "completeness", "consistency", "accuracy", "duplicate_rate", "label_issue_rate", "imbalance_ratio",
-                "label_entropy", "constant_features", "near_constant_features", "outlier_share", "rows", "features",
-            )  # fmt: skip
+            for k in (*DIMENSIONS, "rows", "features")
             if k in quality
         ]
         parts += ["<h2>Data quality (training split)</h2>", _table(dims, ["dimension", "value"])]

@@ -68,9 +68,7 @@ class SweepCallback(Callback):
         if record.get("parent_error"):
             failures.append({"overrides": ["(sweep parent run)"], "error": record["parent_error"]})
         if tracker.enabled and record.get("parent_run_id"):
-            from mlflow import MlflowClient
-
-            client = MlflowClient(tracking_uri=tracker.uri)  # type: ignore[attr-defined]
+            client = tracker.client  # type: ignore[attr-defined]
             client.log_metric(record["parent_run_id"], "sweep/jobs", jobs)
             client.log_metric(record["parent_run_id"], "sweep/failed", len(failures))
             client.set_terminated(record["parent_run_id"], status="FAILED" if failures else "FINISHED")
