@@ -39,6 +39,11 @@ class Loss(nn.Module):
     def set_epoch(self, epoch: int) -> None:
         """Hook for schedules over training (staged losses); a no-op by default."""
 
+    @property
+    def final_stage(self) -> bool:
+        """False while a staged loss has stages to go: the trainer does not stop before its last."""
+        return True
+
 
 Smoothing = Annotated[float, Interval(0, 1, "left")]
 Gamma = Annotated[float, Interval(0, None)]
@@ -195,6 +200,10 @@ class EnhancedFocal(Focal):
     def set_epoch(self, epoch: int) -> None:
         n1, n2 = self.stage_epochs
         self.stage = 1 if epoch < n1 else 2 if epoch < n1 + n2 else 3
+
+    @property
+    def final_stage(self) -> bool:
+        return self.stage == 3
 
     def per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         if self.stage == 1:

@@ -19,10 +19,41 @@ Activation = Literal["relu", "gelu", "tanh", "silu"]
 Dropout = Annotated[float, Interval(0, 1, "left")]
 
 
+class LogisticRegression(nn.Linear):
+    """Softmax regression with scikit-learn's L2 term, so that it is the same model.
+
+    scikit-learn minimises ``mean loss + ||W||^2 / (2 C n)``; for two classes it fits one weight
+    vector v with a sigmoid. Here two softmax rows w0, w1 give the same logit difference
+    v = w1 - w0, and the penalty ``(||w0||^2 + ||w1||^2) / (C n)`` equals ``||v||^2 / (2 C n)`` at
+    its minimum w0 = -w1, so both objectives share their optimum; for K > 2 the multinomial
+    term ``sum_k ||w_k||^2 / (2 C n)`` is scikit-learn's as is. The bias is not penalised.
+    ``convex`` tells the trainer that full-batch L-BFGS applies.
+    """
+
+    convex = True
+
+    def __init__(self, in_features: int, num_classes: int, C: float | None) -> None:
+        super().__init__(in_features, num_classes)
+        self.C = C
+
+    def penalty(self, n_rows: int) -> torch.Tensor:
+        if self.C is None:
+            return self.weight.new_zeros(())
+        factor = 1.0 if self.out_features == 2 else 0.5
+        return factor * self.weight.pow(2).sum() / (self.C * max(n_rows, 1))
+
+
 @MODELS.register("logistic", runtime=("in_features", "num_classes", "image_shape"))
-def logistic(*, in_features: int, num_classes: int, image_shape: tuple[int, ...] | None = None) -> nn.Module:
-    """A linear layer: logistic regression for 2 classes, softmax regression for more."""
-    return nn.Linear(in_features, num_classes)
+def logistic(
+    *,
+    in_features: int,
+    num_classes: int,
+    C: Annotated[float, Interval(0, None, "neither")] | None = 1.0,
+    image_shape: tuple[int, ...] | None = None,
+) -> nn.Module:
+    """Logistic regression for 2 classes, softmax regression for more; ``C`` as scikit-learn's
+    (inverse L2 strength, default 1.0; null for none)."""
+    return LogisticRegression(in_features, num_classes, C)
 
 
 @MODELS.register("mlp", runtime=("in_features", "num_classes", "image_shape"))

@@ -32,7 +32,8 @@ from runner.evaluation import classification_metrics, confusion, confusion_csv, 
 from runner.pipeline import Preprocessor
 from runner.threshold import DecisionRule
 from runner.tracking import Run, Tracker, build_tracker
-from runner.training import TrainerSettings, resolve_device, seed_everything, train
+from runner.monitor import validation_weights
+from runner.training import TrainerSettings, convergence_warning, resolve_device, seed_everything, train
 
 log = logging.getLogger("runner")
 COMPONENT_GROUPS = (
@@ -240,6 +241,10 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     if weights is not None:
         ess = float(weights.sum() ** 2 / (weights**2).sum() / len(weights))
         run.log_metrics({"importance/max": float(weights.max()), "importance/ess_share": ess})
+    val_loss_weight = validation_weights(data.validation.y, after, before)
+    if val_weights is not None:
+        val_loss_weight = val_loss_weight * val_weights
+    t_train = time.perf_counter()
     history = train(
         model,
         loss_fn,
@@ -251,16 +256,25 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
         settings,
         seed,
         k,
+        class_names=names,
         on_epoch=lambda epoch, row: run.log_metrics(row, step=epoch),
         progress=bool(plain.get("progress", False)),
         sample_weight=None if weights is None else torch.as_tensor(weights, dtype=torch.float32).to(device),
         val_weight=val_weights,
+        val_loss_weight=val_loss_weight,
     )
     metrics: dict[str, float] = {
+        "time/train_s": time.perf_counter() - t_train,
         "train/best_epoch": float(history.best_epoch),
+        "train/best_score": float(history.best_score),
         "train/epochs_run": float(len(history.epochs)),
         "train/stopped_early": float(history.stopped_early),
+        "train/converged": float(history.converged),
     }
+    run.set_tags({"train.monitor": history.monitor, "train.optimizer": history.optimizer, "converged": str(history.converged).lower()})
+    warning = convergence_warning(history, settings)
+    if warning:
+        log.warning(warning)
     probas = {
         "val": (predict_proba(model, X_val, settings.eval_batch_size), data.validation.y),
         "test": (predict_proba(model, X_test, settings.eval_batch_size), data.test.y),

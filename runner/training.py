@@ -1,13 +1,25 @@
-"""The training loop: tensors resident on the device, batches by slicing, early stopping.
+"""The training loop: tensors resident on the device, batches by slicing, a monitored budget.
 
 Why not a ``DataLoader``: for tabular rows a per-sample ``Dataset.__getitem__`` + collate costs
 more than the model's step (benchmarks/bench_training_loop.py measures the ratio). Here the
 whole training split is moved to the device once and each epoch slices a seeded permutation.
 Per-epoch loss is accumulated on the device, so there is one host sync per epoch, not per batch.
+
+Why these defaults (measured, see README "Training"): ``epochs`` is a budget, not a schedule;
+early stopping on a smooth validation metric (``runner.monitor``) ends training when it stops
+improving, the learning rate is halved on plateaus, and the output bias starts at the log class
+priors (the focal-loss paper's initialisation), so a rare class does not spend hundreds of steps
+moving a zero bias to log(1/30). A convex model (``model=logistic``) with no batch augmentation
+is fitted full-batch by L-BFGS with scikit-learn's L2 term: the same model as scikit-learn's
+``LogisticRegression``, converged to a tolerance instead of stopped by an epoch count; once
+converged the optimum is kept (an earlier iterate with a lower validation loss would be early
+stopping on top of the L2 term, i.e. another model). A convex fit that does not converge in the
+budget (no L2, separable classes) is stopped and selected by the monitor like any other.
 """
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import random
 from collections.abc import Callable
@@ -21,27 +33,39 @@ from torch import nn
 from components.augment import MixedTargets
 from components.errors import ConfigError
 from components.registry import Interval, get_registry
-from runner.evaluation import macro_f1, predict_proba
+from runner.monitor import Monitor, check_monitor, epoch_metrics, resolve_mode
 
 TRAINERS = get_registry("trainer")
 EpochCallback = Callable[[int, dict[str, float]], None]
+log = logging.getLogger("runner")
+LBFGS_ITERATIONS = 20  # L-BFGS iterations per "epoch" (one monitored step)
 
 
 @TRAINERS.register("default")
 @dataclass
 class TrainerSettings:
-    """Optimiser, schedule and device settings (``conf/trainer/default.yaml``)."""
+    """Optimiser, budget, model selection and device settings (``conf/trainer/default.yaml``)."""
 
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    optimizer: Literal["auto", "adam", "adamw", "sgd", "lbfgs"] = "auto"
     lr: Annotated[float, Interval(0, None, "neither")] = 1e-3
     momentum: Annotated[float, Interval(0, 1)] = 0.9
     weight_decay: Annotated[float, Interval(0, None)] = 0.0
     batch_size: Annotated[int, Interval(1, None)] = 256
-    epochs: Annotated[int, Interval(1, None)] = 20
-    patience: Annotated[int, Interval(0, None)] = 0
+    epochs: Annotated[int, Interval(1, None)] = 200
+    patience: Annotated[int, Interval(0, None)] = 10
+    min_delta: Annotated[float, Interval(0, None)] = 1e-4
+    monitor: str = "val/loss"
+    monitor_mode: Literal["auto", "min", "max"] = "auto"
+    schedule: Literal["none", "plateau", "cosine"] = "plateau"
+    init_bias: Literal["prior", "zero"] = "prior"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     deterministic: bool = True
     eval_batch_size: Annotated[int, Interval(1, None)] = 65_536
+
+    @staticmethod
+    def check_params(params: dict[str, Any], key: str) -> None:
+        """The monitor must be a validation metric the trainer computes (checked before any data)."""
+        check_monitor(str(params.get("monitor", "val/loss")))
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -62,27 +86,133 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(settings: TrainerSettings, params: Any) -> torch.optim.Optimizer:
-    if settings.optimizer == "sgd":
+def resolve_optimizer(settings: TrainerSettings, model: nn.Module, augment: Any) -> str:
+    """``auto``: L-BFGS for a convex model trained on fixed rows, Adam for everything else.
+
+    Batch augmentation draws new rows every step, which breaks L-BFGS's line search.
+    """
+    if settings.optimizer != "auto":
+        return settings.optimizer
+    is_identity = getattr(augment, "is_identity", None)
+    fixed_rows = type(augment).__name__ == "NoAugment" or (callable(is_identity) and bool(is_identity()))
+    return "lbfgs" if getattr(model, "convex", False) and fixed_rows else "adam"
+
+
+def make_optimizer(name: str, settings: TrainerSettings, params: Any) -> torch.optim.Optimizer:
+    if name == "lbfgs":  # the line search picks the step: lr is the first trial step, 1 as usual
+        return torch.optim.LBFGS(
+            params, lr=1.0, max_iter=LBFGS_ITERATIONS, history_size=20, line_search_fn="strong_wolfe",
+            tolerance_grad=1e-6, tolerance_change=1e-10,
+        )  # fmt: skip
+    if name == "sgd":
         return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
-    cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
+    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
     return cls(params, lr=settings.lr, weight_decay=settings.weight_decay)
+
+
+def init_output_bias(model: nn.Module, y: torch.Tensor, num_classes: int, weight: torch.Tensor | None) -> None:
+    """Set the last linear layer's bias to log class priors of the rows the model is fed."""
+    layers = [m for m in model.modules() if isinstance(m, nn.Linear) and m.out_features == num_classes]
+    if not layers or layers[-1].bias is None:
+        return
+    counts = torch.bincount(y, weights=weight, minlength=num_classes).double() if weight is not None else torch.bincount(
+        y, minlength=num_classes
+    ).double()
+    prior = (counts + 1e-3) / (counts.sum() + 1e-3 * num_classes)  # never log(0) for an empty class
+    with torch.no_grad():
+        layers[-1].bias.copy_(prior.log().to(layers[-1].bias))
 
 
 @dataclass
 class History:
-    """Per-epoch values and the epoch whose weights were kept."""
+    """Per-epoch values, the kept epoch and how training ended."""
 
     epochs: list[dict[str, float]] = field(default_factory=list)
+    monitor: str = "val/loss"
+    optimizer: str = "adam"
     best_epoch: int = -1
-    best_val_macro_f1: float = float("-inf")
+    best_score: float = float("nan")
     stopped_early: bool = False
+    converged: bool = False
+
+
+class _Schedule:
+    """The learning-rate schedule, stepped once per epoch with the monitored value."""
+
+    def __init__(self, name: str, optimizer: torch.optim.Optimizer, settings: TrainerSettings, mode: str) -> None:
+        self.sched: Any = None
+        if name == "plateau":
+            self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode=mode, factor=0.5, patience=max(1, settings.patience // 3), threshold=settings.min_delta,
+                threshold_mode="abs",
+            )  # fmt: skip
+        elif name == "cosine":
+            self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs)
+
+    def step(self, value: float) -> None:
+        if isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.sched.step(value)
+        elif self.sched is not None:
+            self.sched.step()
+
+
+def _minibatch_epoch(model, loss_fn, augment, X, y, sw, optimizer, generator, bs, penalty) -> float:  # noqa: ANN001
+    n = X.shape[0]
+    perm = torch.randperm(n, generator=generator, device=X.device)
+    total = torch.zeros((), device=X.device)
+    seen = 0
+    for start in range(0, n, bs):
+        idx = perm[start : start + bs]
+        if idx.numel() == 1 and n > 1:  # a batch of one breaks batch norm; its row is seen next epoch
+            continue
+        xb, yb = augment(X[idx], y[idx], generator)  # training batches only
+        w = None if sw is None else sw[idx]
+        logits = model(xb)
+        if isinstance(yb, MixedTargets):  # mixup: λ·L(y_a) + (1 − λ)·L(y_b), any loss
+            loss = yb.lam * loss_fn(logits, yb.y_a, w) + (1 - yb.lam) * loss_fn(logits, yb.y_b, w)
+        else:
+            loss = loss_fn(logits, yb, w)
+        objective = loss + penalty() if penalty is not None else loss
+        optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        optimizer.step()
+        total += loss.detach() * idx.numel()
+        seen += idx.numel()
+    return float(total.item() / max(seen, 1))
+
+
+def _lbfgs_epoch(model, loss_fn, X, y, sw, optimizer, penalty) -> tuple[float, bool]:  # noqa: ANN001
+    """``LBFGS_ITERATIONS`` full-batch iterations; True when L-BFGS stopped early on its tolerance."""
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        objective = loss_fn(model(X), y, sw)
+        if penalty is not None:
+            objective = objective + penalty()
+        objective.backward()
+        return objective
+
+    state = optimizer.state[optimizer.param_groups[0]["params"][0]]
+    before = state.get("n_iter", 0)
+    optimizer.step(closure)
+    done = optimizer.state[optimizer.param_groups[0]["params"][0]].get("n_iter", 0) - before < LBFGS_ITERATIONS
+    with torch.no_grad():
+        return float(loss_fn(model(X), y, sw)), done
+
+
+def _logits(model: nn.Module, X: torch.Tensor, batch_size: int) -> torch.Tensor:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = torch.cat([model(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)])
+    model.train(was_training)
+    return out
 
 
 def train(
     model: nn.Module,
     loss_fn: nn.Module,
-    augment: Callable[..., tuple[torch.Tensor, torch.Tensor]],
+    augment: Callable[..., tuple[torch.Tensor, Any]],
     X_train: torch.Tensor,
     y_train: torch.Tensor,
     X_val: torch.Tensor,
@@ -90,76 +220,100 @@ def train(
     settings: TrainerSettings,
     seed: int,
     num_classes: int,
+    *,
+    class_names: list[str] | None = None,
     on_epoch: EpochCallback | None = None,
     progress: bool = False,
     sample_weight: torch.Tensor | None = None,
     val_weight: np.ndarray | None = None,
+    val_loss_weight: np.ndarray | None = None,
 ) -> History:
-    """Fit ``model`` in place and restore the weights of the best validation macro-F1 epoch.
+    """Fit ``model`` in place and restore the weights of the best epoch by ``settings.monitor``.
 
     ``sample_weight`` (one per training row, e.g. importance weights) multiplies each row's loss;
-    ``val_weight`` weighs the validation macro-F1 that picks the kept epoch.
+    ``val_weight`` weighs the validation metrics, ``val_loss_weight`` the rows of ``val/loss``
+    (see :mod:`runner.monitor`). A staged loss is monitored from its last stage on only.
     """
-    device = X_train.device
-    optimizer = make_optimizer(settings, model.parameters())
-    generator = torch.Generator(device=device).manual_seed(seed)
-    history = History()
-    best_state: dict[str, torch.Tensor] | None = None
-    n, bs = X_train.shape[0], settings.batch_size
-    if n == 0:
+    names = class_names or [str(i) for i in range(num_classes)]
+    check_monitor(settings.monitor, names)
+    if X_train.shape[0] == 0:
         raise ConfigError("dataset: the training split is empty after preprocessing.")
-    epochs = range(settings.epochs)
+    device = X_train.device
+    opt_name = resolve_optimizer(settings, model, augment)
+    if settings.init_bias == "prior":
+        init_output_bias(model, y_train, num_classes, sample_weight)
+    optimizer = make_optimizer(opt_name, settings, model.parameters())
+    mode = resolve_mode(settings.monitor, settings.monitor_mode)
+    schedule = _Schedule("none" if opt_name == "lbfgs" else settings.schedule, optimizer, settings, mode)
+    monitor = Monitor(settings.monitor, mode, settings.patience, settings.min_delta)
+    n_train = X_train.shape[0]
+    penalty = (lambda: model.penalty(n_train)) if callable(getattr(model, "penalty", None)) else None
+    vw = None if val_loss_weight is None else torch.as_tensor(val_loss_weight, dtype=torch.float32, device=device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    history = History(monitor=settings.monitor, optimizer=opt_name)
+    best_state: dict[str, torch.Tensor] | None = None
+    epochs: Any = range(settings.epochs)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(epochs, desc="train", unit="epoch", leave=False, dynamic_ncols=True)
-        epochs = bar
+        bar = epochs = tqdm(epochs, desc="train", unit="epoch", leave=False, dynamic_ncols=True)
+    stage = None
     for epoch in epochs:
         model.train()
         loss_fn.set_epoch(epoch)
-        perm = torch.randperm(n, generator=generator, device=device)
-        total = torch.zeros((), device=device)
-        seen = 0
-        for start in range(0, n, bs):
-            idx = perm[start : start + bs]
-            if idx.numel() == 1 and n > 1:  # a batch of one breaks batch norm; its row is seen next epoch
-                continue
-            xb, yb = augment(X_train[idx], y_train[idx], generator)  # training batches only
-            sw = None if sample_weight is None else sample_weight[idx]
-            logits = model(xb)
-            if isinstance(yb, MixedTargets):  # mixup: λ·L(y_a) + (1 − λ)·L(y_b), any loss
-                loss = yb.lam * loss_fn(logits, yb.y_a, sw) + (1 - yb.lam) * loss_fn(logits, yb.y_b, sw)
-            else:
-                loss = loss_fn(logits, yb, sw)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * idx.numel()
-            seen += idx.numel()
-        train_loss = float(total.item() / max(seen, 1))
+        if getattr(loss_fn, "stage", None) != stage:  # a new stage: earlier values are another objective
+            stage = getattr(loss_fn, "stage", None)
+            monitor.reset()
+        final_stage = bool(getattr(loss_fn, "final_stage", True))
+        tolerance_met = False
+        if opt_name == "lbfgs":
+            train_loss, tolerance_met = _lbfgs_epoch(model, loss_fn, X_train, y_train, sample_weight, optimizer, penalty)
+        else:
+            train_loss = _minibatch_epoch(
+                model, loss_fn, augment, X_train, y_train, sample_weight, optimizer, generator, settings.batch_size, penalty
+            )
         if not np.isfinite(train_loss):
             raise FloatingPointError(
                 f"training diverged at epoch {epoch}: loss is {train_loss}. Lower trainer.lr (now {settings.lr}) "
                 f"or scale the features (scaler=standard)."
             )
-        val_f1 = macro_f1(y_val, predict_proba(model, X_val, settings.eval_batch_size).argmax(1), num_classes, val_weight)
-        row = {"train/loss": train_loss, "val/macro_f1": val_f1}
-        if hasattr(loss_fn, "stage"):  # staged losses (enhanced_focal) log which stage ran
-            row["train/loss_stage"] = float(loss_fn.stage)
+        row = {"train/loss": train_loss, "train/lr": float(optimizer.param_groups[0]["lr"])}
+        row.update(epoch_metrics(_logits(model, X_val, settings.eval_batch_size), y_val, loss_fn, vw, val_weight, names, settings.monitor))
+        if stage is not None:  # staged losses (enhanced_focal) log which stage ran
+            row["train/loss_stage"] = float(stage)
         history.epochs.append(row)
         if on_epoch:
             on_epoch(epoch, row)
         if bar is not None:
-            bar.set_postfix(loss=f"{train_loss:.4f}", val_f1=f"{val_f1:.4f}")
-        if val_f1 > history.best_val_macro_f1:
-            history.best_val_macro_f1, history.best_epoch = val_f1, epoch
+            bar.set_postfix(loss=f"{train_loss:.4f}", **{settings.monitor.split("/")[-1]: f"{row[settings.monitor]:.4f}"})
+        if monitor.update(epoch, row[settings.monitor]):
             best_state = copy.deepcopy(model.state_dict())
-        elif settings.patience and epoch - history.best_epoch >= settings.patience:
-            history.stopped_early = True
+        schedule.step(row[settings.monitor])
+        if final_stage and tolerance_met:  # at the optimum of the regularised objective: keep it
+            monitor.best, monitor.best_epoch, best_state = row[settings.monitor], epoch, None
+        if final_stage and (tolerance_met or monitor.exhausted):
+            history.stopped_early = epoch + 1 < settings.epochs
+            history.converged = True
             break
     if bar is not None:
         bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    history.best_epoch, history.best_score = monitor.best_epoch, monitor.best
+    if not history.converged:  # the budget ran out: converged only if the monitor had plateaued
+        window = max(2, settings.patience // 2)
+        history.converged = len(history.epochs) - 1 - monitor.best_epoch >= window
     return history
+
+
+def convergence_warning(history: History, settings: TrainerSettings) -> str | None:
+    """One line naming the key to raise when the budget ran out while the monitor still improved."""
+    if history.converged:
+        return None
+    suggestion = f"trainer.epochs={settings.epochs * 2}"
+    return (
+        f"trainer.epochs: the budget of {settings.epochs} epochs ran out while {history.monitor} was still improving "
+        f"(best {history.best_score:.4g} at epoch {history.best_epoch}); raise it, e.g. {suggestion}"
+        + (f", or trainer.lr (now {settings.lr})." if history.optimizer != "lbfgs" else ".")
+    )

@@ -128,7 +128,7 @@ def test_mixup_trains_with_focal_loss() -> None:
     loss = get_registry("loss").build({"name": "focal", "gamma": 2.0}, "loss", class_counts=np.array([200, 200]), original_counts=np.array([200, 200]))
     settings = TrainerSettings(epochs=20, batch_size=64, lr=0.05, deterministic=False)
     history = train(model, loss, build("mixup", alpha=0.4), X, y, X[:100], y[:100].numpy(), settings, 0, 2)
-    assert np.isfinite(history.epochs[-1]["train/loss"]) and history.best_val_macro_f1 > 0.8
+    assert np.isfinite(history.epochs[-1]["train/loss"]) and max(row["val/macro_f1"] for row in history.epochs) > 0.8
 
 
 def test_preview_command_writes_a_grid(tmp_path) -> None:
