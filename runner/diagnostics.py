@@ -49,7 +49,7 @@ def log_plots_and_report(
             images["confusion matrix (test)"] = plots.confusion_matrix(cm, names, out / "confusion_test.png", "Confusion matrix (test)")
             images["ROC and PR curves (test)"] = plots.roc_pr(data.test.y, test_proba, names, out / "roc_pr_test.png")
         if history is not None and history.epochs:
-            images["training curves"] = plots.training_curves(history.epochs, history.best_epoch, out / "training_curves.png")
+            images["training curves"] = plots.training_curves(history.epochs, history.best_epoch, out / "training_curves.png", history.monitor)
         if counts is not None:
             images["class counts"] = plots.class_counts(counts[0], counts[1], names, out / "class_counts.png")
         if drift is not None and drift["features"]:

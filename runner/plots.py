@@ -62,17 +62,25 @@ def roc_pr(y: np.ndarray, proba: np.ndarray, names: list[str], path: Path) -> Pa
     return path
 
 
-def training_curves(epochs: list[dict[str, float]], best_epoch: int, path: Path) -> Path:
+def training_curves(epochs: list[dict[str, float]], best_epoch: int, path: Path, monitor: str = "val/loss") -> Path:
+    """Losses on the left axis, validation scores on the right, the kept epoch marked."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _plt()
     fig, a = plt.subplots(figsize=(6.5, 4))
     x = np.arange(len(epochs))
-    a.plot(x, [e["train/loss"] for e in epochs], color="tab:blue", label="train loss")
-    a.set(xlabel="epoch", ylabel="train loss")
+    losses = [k for k in ("train/loss", "val/loss") if all(k in e for e in epochs)]
+    scores = [k for k in ("val/macro_f1", "val/roc_auc") if all(k in e for e in epochs)]
+    for key, color in zip(losses, ("tab:blue", "tab:cyan")):
+        a.plot(x, [e[key] for e in epochs], color=color, label=key.replace("/", " "))
+    a.set(xlabel="epoch", ylabel="loss")
+    a.xaxis.set_major_locator(MaxNLocator(integer=True))
     b = a.twinx()
-    b.plot(x, [e["val/macro_f1"] for e in epochs], color="tab:orange", label="val macro-F1")
-    b.set_ylabel("val macro-F1")
+    for key, color in zip(scores, ("tab:orange", "tab:green")):
+        b.plot(x, [e[key] for e in epochs], color=color, label=key.replace("/", " "))
+    b.set_ylabel("validation score")
     if best_epoch >= 0:
-        a.axvline(best_epoch, color="gray", ls=":", label=f"kept: epoch {best_epoch}")
+        a.axvline(best_epoch, color="gray", ls=":", label=f"kept: epoch {best_epoch} (best {monitor})")
     lines = a.get_legend_handles_labels()[0] + b.get_legend_handles_labels()[0]
     a.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
     a.set_title("Training and validation")
