@@ -33,12 +33,12 @@ from torch import nn
 from components.augment import MixedTargets
 from components.errors import ConfigError
 from components.registry import Interval, get_registry
+from runner.lbfgs import fit_lbfgs
 from runner.monitor import Monitor, check_monitor, epoch_metrics, resolve_mode
 
 TRAINERS = get_registry("trainer")
 EpochCallback = Callable[[int, dict[str, float]], None]
 log = logging.getLogger("runner")
-LBFGS_ITERATIONS = 20  # L-BFGS iterations per "epoch" (one monitored step)
 
 
 @TRAINERS.register("default")
@@ -54,7 +54,7 @@ class TrainerSettings:
     epochs: Annotated[int, Interval(1, None)] = 200
     patience: Annotated[int, Interval(0, None)] = 10
     min_delta: Annotated[float, Interval(0, None)] = 1e-4
-    monitor: str = "val/loss"
+    monitor: str = "val/log_loss"
     monitor_mode: Literal["auto", "min", "max"] = "auto"
     schedule: Literal["none", "plateau", "cosine"] = "plateau"
     init_bias: Literal["prior", "zero"] = "prior"
@@ -65,7 +65,7 @@ class TrainerSettings:
     @staticmethod
     def check_params(params: dict[str, Any], key: str) -> None:
         """The monitor must be a validation metric the trainer computes (checked before any data)."""
-        check_monitor(str(params.get("monitor", "val/loss")))
+        check_monitor(str(params.get("monitor", "val/log_loss")))
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -91,19 +91,19 @@ def resolve_optimizer(settings: TrainerSettings, model: nn.Module, augment: Any)
 
     Batch augmentation draws new rows every step, which breaks L-BFGS's line search.
     """
-    if settings.optimizer != "auto":
-        return settings.optimizer
     is_identity = getattr(augment, "is_identity", None)
     fixed_rows = type(augment).__name__ == "NoAugment" or (callable(is_identity) and bool(is_identity()))
+    if settings.optimizer == "lbfgs" and not fixed_rows:
+        raise ConfigError(
+            "trainer.optimizer: 'lbfgs' fits full-batch on fixed rows, and this augment policy draws new rows "
+            "every batch; use trainer.optimizer=adam (or auto), or augment=none."
+        )
+    if settings.optimizer != "auto":
+        return settings.optimizer
     return "lbfgs" if getattr(model, "convex", False) and fixed_rows else "adam"
 
 
 def make_optimizer(name: str, settings: TrainerSettings, params: Any) -> torch.optim.Optimizer:
-    if name == "lbfgs":  # the line search picks the step: lr is the first trial step, 1 as usual
-        return torch.optim.LBFGS(
-            params, lr=1.0, max_iter=LBFGS_ITERATIONS, history_size=20, line_search_fn="strong_wolfe",
-            tolerance_grad=1e-6, tolerance_change=1e-10,
-        )  # fmt: skip
     if name == "sgd":
         return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
     cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
@@ -128,7 +128,7 @@ class History:
     """Per-epoch values, the kept epoch and how training ended."""
 
     epochs: list[dict[str, float]] = field(default_factory=list)
-    monitor: str = "val/loss"
+    monitor: str = "val/log_loss"
     optimizer: str = "adam"
     best_epoch: int = -1
     best_score: float = float("nan")
@@ -181,25 +181,6 @@ def _minibatch_epoch(model, loss_fn, augment, X, y, sw, optimizer, generator, bs
     return float(total.item() / max(seen, 1))
 
 
-def _lbfgs_epoch(model, loss_fn, X, y, sw, optimizer, penalty) -> tuple[float, bool]:  # noqa: ANN001
-    """``LBFGS_ITERATIONS`` full-batch iterations; True when L-BFGS stopped early on its tolerance."""
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        objective = loss_fn(model(X), y, sw)
-        if penalty is not None:
-            objective = objective + penalty()
-        objective.backward()
-        return objective
-
-    state = optimizer.state[optimizer.param_groups[0]["params"][0]]
-    before = state.get("n_iter", 0)
-    optimizer.step(closure)
-    done = optimizer.state[optimizer.param_groups[0]["params"][0]].get("n_iter", 0) - before < LBFGS_ITERATIONS
-    with torch.no_grad():
-        return float(loss_fn(model(X), y, sw)), done
-
-
 def _logits(model: nn.Module, X: torch.Tensor, batch_size: int) -> torch.Tensor:
     was_training = model.training
     model.eval()
@@ -242,69 +223,98 @@ def train(
     opt_name = resolve_optimizer(settings, model, augment)
     if settings.init_bias == "prior":
         init_output_bias(model, y_train, num_classes, sample_weight)
-    optimizer = make_optimizer(opt_name, settings, model.parameters())
-    mode = resolve_mode(settings.monitor, settings.monitor_mode)
-    schedule = _Schedule("none" if opt_name == "lbfgs" else settings.schedule, optimizer, settings, mode)
-    monitor = Monitor(settings.monitor, mode, settings.patience, settings.min_delta)
     n_train = X_train.shape[0]
     penalty = (lambda: model.penalty(n_train)) if callable(getattr(model, "penalty", None)) else None
-    vw = None if val_loss_weight is None else torch.as_tensor(val_loss_weight, dtype=torch.float32, device=device)
-    generator = torch.Generator(device=device).manual_seed(seed)
     history = History(monitor=settings.monitor, optimizer=opt_name)
-    best_state: dict[str, torch.Tensor] | None = None
-    epochs: Any = range(settings.epochs)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = epochs = tqdm(epochs, desc="train", unit="epoch", leave=False, dynamic_ncols=True)
-    stage = None
-    for epoch in epochs:
-        model.train()
-        loss_fn.set_epoch(epoch)
-        if getattr(loss_fn, "stage", None) != stage:  # a new stage: earlier values are another objective
-            stage = getattr(loss_fn, "stage", None)
-            monitor.reset()
-        final_stage = bool(getattr(loss_fn, "final_stage", True))
-        tolerance_met = False
-        if opt_name == "lbfgs":
-            train_loss, tolerance_met = _lbfgs_epoch(model, loss_fn, X_train, y_train, sample_weight, optimizer, penalty)
-        else:
+        bar = tqdm(total=settings.epochs, desc="train", unit="epoch", leave=False, dynamic_ncols=True)
+    ender = _EpochEnd(
+        model, loss_fn, X_val, y_val, settings, names, history, on_epoch, bar, val_weight,
+        None if val_loss_weight is None else torch.as_tensor(val_loss_weight, dtype=torch.float32, device=device),
+    )  # fmt: skip
+    if opt_name == "lbfgs":
+        fit_lbfgs(model, loss_fn, X_train, y_train, sample_weight, penalty, settings.epochs, ender)
+    else:
+        optimizer = make_optimizer(opt_name, settings, model.parameters())
+        ender.optimizer = optimizer
+        ender.schedule = _Schedule(settings.schedule, optimizer, settings, ender.monitor.mode)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        for epoch in range(settings.epochs):
+            model.train()
+            loss_fn.set_epoch(epoch)
             train_loss = _minibatch_epoch(
                 model, loss_fn, augment, X_train, y_train, sample_weight, optimizer, generator, settings.batch_size, penalty
             )
-        if not np.isfinite(train_loss):
-            raise FloatingPointError(
-                f"training diverged at epoch {epoch}: loss is {train_loss}. Lower trainer.lr (now {settings.lr}) "
-                f"or scale the features (scaler=standard)."
-            )
-        row = {"train/loss": train_loss, "train/lr": float(optimizer.param_groups[0]["lr"])}
-        row.update(epoch_metrics(_logits(model, X_val, settings.eval_batch_size), y_val, loss_fn, vw, val_weight, names, settings.monitor))
-        if stage is not None:  # staged losses (enhanced_focal) log which stage ran
-            row["train/loss_stage"] = float(stage)
-        history.epochs.append(row)
-        if on_epoch:
-            on_epoch(epoch, row)
-        if bar is not None:
-            bar.set_postfix(loss=f"{train_loss:.4f}", **{settings.monitor.split("/")[-1]: f"{row[settings.monitor]:.4f}"})
-        if monitor.update(epoch, row[settings.monitor]):
-            best_state = copy.deepcopy(model.state_dict())
-        schedule.step(row[settings.monitor])
-        if final_stage and tolerance_met:  # at the optimum of the regularised objective: keep it
-            monitor.best, monitor.best_epoch, best_state = row[settings.monitor], epoch, None
-        if final_stage and (tolerance_met or monitor.exhausted):
-            history.stopped_early = epoch + 1 < settings.epochs
-            history.converged = True
-            break
+            if ender(epoch, train_loss, False):
+                break
     if bar is not None:
         bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    history.best_epoch, history.best_score = monitor.best_epoch, monitor.best
-    if not history.converged:  # the budget ran out: converged only if the monitor had plateaued
-        window = max(2, settings.patience // 2)
-        history.converged = len(history.epochs) - 1 - monitor.best_epoch >= window
-    return history
+    return ender.finish()
+
+
+class _EpochEnd:
+    """What happens after every epoch, for both optimiser paths: validate, log, select, stop."""
+
+    def __init__(self, model, loss_fn, X_val, y_val, settings, names, history, on_epoch, bar, val_weight, val_loss_weight) -> None:  # noqa: ANN001
+        self.model, self.loss_fn, self.X_val, self.y_val = model, loss_fn, X_val, y_val
+        self.settings, self.names, self.history, self.on_epoch, self.bar = settings, names, history, on_epoch, bar
+        self.val_weight, self.val_loss_weight = val_weight, val_loss_weight
+        self.monitor = Monitor(settings.monitor, resolve_mode(settings.monitor, settings.monitor_mode), settings.patience, settings.min_delta)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.schedule: _Schedule | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stage: Any = None
+        self.last_epoch = -1
+
+    def __call__(self, epoch: int, train_loss: float, tolerance_met: bool) -> bool:
+        """Record one epoch; True when training should stop."""
+        s, key = self.settings, self.settings.monitor
+        if not np.isfinite(train_loss):
+            raise FloatingPointError(
+                f"training diverged at epoch {epoch}: loss is {train_loss}. Lower trainer.lr (now {s.lr}) "
+                f"or scale the features (scaler=standard)."
+            )
+        if getattr(self.loss_fn, "stage", None) != self.stage:  # a new stage: earlier values are another objective
+            self.stage = getattr(self.loss_fn, "stage", None)
+            self.monitor.reset()
+        lr = float(self.optimizer.param_groups[0]["lr"]) if self.optimizer is not None else float("nan")
+        row = {"train/loss": train_loss, **({"train/lr": lr} if self.optimizer is not None else {})}
+        logits = _logits(self.model, self.X_val, s.eval_batch_size)
+        row.update(epoch_metrics(logits, self.y_val, self.loss_fn, self.val_loss_weight, self.val_weight, self.names, key))
+        if self.stage is not None:  # staged losses (enhanced_focal) log which stage ran
+            row["train/loss_stage"] = float(self.stage)
+        self.history.epochs.append(row)
+        self.last_epoch = epoch
+        if self.on_epoch:
+            self.on_epoch(epoch, row)
+        if self.bar is not None:
+            self.bar.update(epoch + 1 - self.bar.n)
+            self.bar.set_postfix(loss=f"{train_loss:.4f}", **{key.split("/")[-1]: f"{row[key]:.4f}"})
+        if self.monitor.update(epoch, row[key]):
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        if self.schedule is not None:
+            self.schedule.step(row[key])
+        final_stage = bool(getattr(self.loss_fn, "final_stage", True))
+        if final_stage and tolerance_met:  # at the optimum of the regularised objective: keep it
+            self.monitor.best, self.monitor.best_epoch, self.best_state = row[key], epoch, None
+        if final_stage and (tolerance_met or self.monitor.exhausted):
+            self.history.stopped_early = epoch + 1 < s.epochs
+            self.history.converged = True
+            return True
+        return False
+
+    def finish(self) -> History:
+        """Restore the kept weights; without an early stop, converged means the monitor had plateaued."""
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        h = self.history
+        h.best_epoch, h.best_score = self.monitor.best_epoch, self.monitor.best
+        if not h.converged:
+            h.converged = self.last_epoch - self.monitor.best_epoch >= max(2, self.settings.patience // 2)
+        return h
 
 
 def convergence_warning(history: History, settings: TrainerSettings) -> str | None:

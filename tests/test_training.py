@@ -111,7 +111,7 @@ def test_flat_argmax_metric_no_longer_keeps_an_inverted_model() -> None:
 
     Argmax macro-F1 stays at the all-majority value for every epoch, so selecting by it keeps
     epoch 0, whose ranking is inverted (val ROC-AUC < 0.5) although later epochs rank well.
-    The default monitor (val/loss) keeps an epoch close to the best ROC-AUC seen.
+    The default monitor (val/log_loss) keeps an epoch close to the best ROC-AUC seen; so does val/loss.
     """
     rng = np.random.default_rng(0)
     X = rng.standard_normal((3000, 2)).astype(np.float32)
@@ -132,8 +132,9 @@ def test_flat_argmax_metric_no_longer_keeps_an_inverted_model() -> None:
 
     kept_old, best_old = run("val/macro_f1")
     assert kept_old < 0.5 < best_old  # the failure exists in this setting
-    kept_new, best_new = run("val/loss")
-    assert kept_new >= best_new - 0.01 and kept_new > 0.9
+    for monitor in (TrainerSettings().monitor, "val/loss"):
+        kept_new, best_new = run(monitor)
+        assert kept_new >= best_new - 0.01 and kept_new > 0.9, monitor
 
 
 def test_budget_exhausted_while_improving_is_reported(tmp_path, caplog) -> None:
@@ -141,7 +142,7 @@ def test_budget_exhausted_while_improving_is_reported(tmp_path, caplog) -> None:
     cfg = compose([*FAST, "dataset=breast_cancer", "model=mlp", "trainer.epochs=2", "tracking=none", f"paths.outputs={tmp_path}"])
     m = run_job(cfg, JobContext()).metrics
     assert m["train/converged"] == 0.0 and m["train/epochs_run"] == 2.0
-    assert "trainer.epochs: the budget of 2 epochs ran out while val/loss was still improving" in caplog.text
+    assert "trainer.epochs: the budget of 2 epochs ran out while val/log_loss was still improving" in caplog.text
     assert "raise it, e.g. trainer.epochs=4" in caplog.text
     caplog.clear()
     done = run_job(compose([*FAST, "dataset=breast_cancer", "model=logistic", "trainer.epochs=50", "tracking=none", f"paths.outputs={tmp_path}"]), JobContext())
@@ -181,3 +182,26 @@ def test_kept_epoch_and_monitor_are_logged(outputs) -> None:
     per_epoch = {h.step: h.value for h in history if h.step < 4}
     assert run.data.tags["train.monitor"] == "val/roc_auc" and run.data.tags["converged"] in ("true", "false")
     assert run.data.metrics["train/best_score"] == pytest.approx(max(per_epoch.values())) == pytest.approx(per_epoch[best])
+
+
+@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_per_epoch_metrics_equal_scikit_learns(k: int, weighted: bool) -> None:
+    from sklearn import metrics as skm
+
+    from runner.monitor import fast_binary_auc, fast_log_loss, fast_macro_f1
+
+    rng = np.random.default_rng(k)
+    y = rng.integers(0, k, 500)
+    logits = rng.standard_normal((500, k)) + 1.5 * np.eye(k)[y]
+    logits[:50] = np.round(logits[:50])  # ties in the scores
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    w = rng.uniform(0.2, 3.0, 500) if weighted else None
+    pred = proba.argmax(1)
+    assert fast_log_loss(y, proba, w) == pytest.approx(skm.log_loss(y, proba, sample_weight=w, labels=np.arange(k)), rel=1e-9)
+    ref_f1 = skm.f1_score(y, pred, average="macro", labels=np.arange(k), zero_division=0, sample_weight=w)
+    assert fast_macro_f1(y, pred, k, w) == pytest.approx(ref_f1, rel=1e-9)
+    assert fast_macro_f1(np.zeros(10, int), np.zeros(10, int), 3) == pytest.approx(1 / 3)  # absent labels count 0
+    for c in range(k):
+        ref = skm.roc_auc_score(y == c, proba[:, c], sample_weight=w)
+        assert fast_binary_auc(y == c, proba[:, c], w) == pytest.approx(ref, rel=1e-9)
