@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 BLOCK = 20  # iterations per monitored step
+FLOAT64_CELLS = 50_000_000  # fit in float64 up to this many training cells (400 MB), float32 above
 
 
 def _stage_segments(loss_fn: nn.Module, epochs: int) -> list[tuple[int, int]]:
@@ -43,12 +44,30 @@ def fit_lbfgs(
     penalty: Callable[[], torch.Tensor] | None,
     epochs: int,
     end_epoch: Callable[[int, float, bool], bool],
+    tol: float = 1e-4,
 ) -> None:
     """Minimise loss + penalty; ``end_epoch(epoch, train_loss, converged) -> stop`` after each block.
 
     ``converged`` is True for the block in which L-BFGS-B met its tolerance (or could not
-    decrease the float32 objective any further, which is the same point at this precision).
+    decrease the objective any further, which is the same point at this precision). ``tol`` and
+    the other options are scikit-learn's for ``LogisticRegression(solver="lbfgs")``: gradient
+    max-norm ``tol``, relative decrease 64 machine epsilons; the fit runs in float64 (the model
+    is cast back after) unless the training split exceeds ``FLOAT64_CELLS``.
     """
+    original_dtype = next(model.parameters()).dtype
+    if X.numel() <= FLOAT64_CELLS:  # exact objective: scikit-learn's tolerances then mean the same
+        model.double()
+        loss_fn.double()  # class-weight buffers
+        X = X.double()
+        sample_weight = None if sample_weight is None else sample_weight.double()
+    try:
+        _minimise(model, loss_fn, X, y, sample_weight, penalty, epochs, end_epoch, tol)
+    finally:
+        model.to(original_dtype)
+        loss_fn.to(original_dtype)
+
+
+def _minimise(model, loss_fn, X, y, sample_weight, penalty, epochs, end_epoch, tol) -> None:  # noqa: ANN001
     params = [p for p in model.parameters() if p.requires_grad]
     device, dtype = params[0].device, params[0].dtype
 
@@ -84,7 +103,7 @@ def fit_lbfgs(
         w0 = parameters_to_vector(params).detach().double().cpu().numpy()
         result = minimize(
             objective, w0, jac=True, method="L-BFGS-B", callback=callback,
-            options={"maxiter": BLOCK * (stop - start), "gtol": 1e-6, "ftol": 1e-12, "maxcor": 20},
+            options={"maxiter": BLOCK * (stop - start), "gtol": tol, "ftol": 64 * np.finfo(float).eps, "maxls": 50},
         )  # fmt: skip
         vector_to_parameters(torch.from_numpy(result.x).to(device=device, dtype=dtype), params)
         if state["stopped"]:  # the callback ended the segment: patience, or the segment's budget

@@ -54,6 +54,7 @@ class TrainerSettings:
     epochs: Annotated[int, Interval(1, None)] = 200
     patience: Annotated[int, Interval(0, None)] = 10
     min_delta: Annotated[float, Interval(0, None)] = 1e-4
+    tol: Annotated[float, Interval(0, None, "neither")] = 1e-4
     monitor: str = "val/log_loss"
     monitor_mode: Literal["auto", "min", "max"] = "auto"
     schedule: Literal["none", "plateau", "cosine"] = "plateau"
@@ -236,7 +237,7 @@ def train(
         None if val_loss_weight is None else torch.as_tensor(val_loss_weight, dtype=torch.float32, device=device),
     )  # fmt: skip
     if opt_name == "lbfgs":
-        fit_lbfgs(model, loss_fn, X_train, y_train, sample_weight, penalty, settings.epochs, ender)
+        fit_lbfgs(model, loss_fn, X_train, y_train, sample_weight, penalty, settings.epochs, ender, settings.tol)
     else:
         optimizer = make_optimizer(opt_name, settings, model.parameters())
         ender.optimizer = optimizer
@@ -282,7 +283,8 @@ class _EpochEnd:
             self.monitor.reset()
         lr = float(self.optimizer.param_groups[0]["lr"]) if self.optimizer is not None else float("nan")
         row = {"train/loss": train_loss, **({"train/lr": lr} if self.optimizer is not None else {})}
-        logits = _logits(self.model, self.X_val, s.eval_batch_size)
+        dtype = next(self.model.parameters()).dtype  # float64 during an L-BFGS fit
+        logits = _logits(self.model, self.X_val.to(dtype), s.eval_batch_size)
         row.update(epoch_metrics(logits, self.y_val, self.loss_fn, self.val_loss_weight, self.val_weight, self.names, key))
         if self.stage is not None:  # staged losses (enhanced_focal) log which stage ran
             row["train/loss_stage"] = float(self.stage)
