@@ -8,6 +8,7 @@ __all__ = ["ConfigError", "REGISTRIES", "Registry", "get_registry", "load_builti
 
 _BUILTIN_MODULES = (
     "components.datasets",
+    "components.hf_source",
     "components.scalers",
     "components.outliers",
     "components.resamplers",
