@@ -11,6 +11,7 @@ _BUILTIN_MODULES = (
     "components.hf_source",
     "components.scalers",
     "components.outliers",
+    "components.outliers_multivariate",
     "components.resamplers",
     "components.deepsmote",
     "components.augment",
