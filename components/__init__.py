@@ -10,6 +10,7 @@ _BUILTIN_MODULES = (
     "components.datasets",
     "components.hf_source",
     "components.scalers",
+    "components.reducers",
     "components.outliers",
     "components.outliers_multivariate",
     "components.resamplers",
