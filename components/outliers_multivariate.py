@@ -7,8 +7,8 @@ Each checks its footing on the training rows before it inverts anything or start
   line. ``auto`` uses it when Σ is well conditioned (n > d, rank d, condition number of the
   correlation matrix ≤ ``max_condition``) and otherwise switches, with a warning, to the
   Ledoit–Wolf shrinkage estimate (components/covariance.py). Under shrinkage D² is no longer
-  χ²(d): the cut-off is χ²₁₋α(d) · median(D²_train) / χ²₀.₅(d), the same median consistency
-  correction scikit-learn applies to MCD.
+  χ²(d), so the cut-off is a robust z-score on the training distances:
+  median(D²) + z₁₋α · 1.4826 · MAD(D²).
 * ``mcd``: scikit-learn's ``MinCovDet`` needs well over d rows (h = (n + d + 1)/2 rows per
   subset, 500 random subsets, O(d³) each: with d ≫ n it never finishes). ``reduce_to: auto``
   projects, when d > ⌊(n − 1)/2⌋ (where MinCovDet stops working), onto the top
@@ -77,8 +77,10 @@ class MahalanobisRule(Rule):
             self.cutoff = stats.chi2.ppf(1 - self.alpha, d)
             return self
         self.spectrum = ShrunkSpectrum(X, method)
-        median = float(np.median(self.spectrum.distances(X))) if n else 0.0
-        self.cutoff = stats.chi2.ppf(1 - self.alpha, d) * median / stats.chi2.ppf(0.5, d)
+        train = self.spectrum.distances(X)
+        median = float(np.median(train)) if n else 0.0
+        mad = float(np.median(np.abs(train - median))) * 1.4826 if n else 0.0
+        self.cutoff = median + stats.norm.ppf(1 - self.alpha) * mad  # a robust z-score on D²
         return self
 
     def _fit_mcd(self, X: np.ndarray) -> MahalanobisRule:
