@@ -209,7 +209,7 @@ def wide_synthetic(
     n_features: Annotated[int, Interval(2, None)] = 2000,
     n_classes: Annotated[int, Interval(2, None)] = 4,
     n_informative: Annotated[int, Interval(1, None)] = 5,
-    separation: Annotated[float, Interval(0, None)] = 2.0,
+    separation: Annotated[float, Interval(0, None)] = 1.0,
     noise: Annotated[float, Interval(0, None)] = 1.0,
     seed: int = 0,
 ) -> LoadedData:
