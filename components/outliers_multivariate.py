@@ -61,7 +61,9 @@ class MahalanobisRule(Rule):
     def _fit_classic(self, X: np.ndarray) -> MahalanobisRule:
         n, d = X.shape
         f = self.footing
-        guard(self.key, "mahalanobis (covariance + inverse)", n, d, n * d * d + 10.0 * d**3 if self.covariance == "empirical" or not f.singular(self.max_condition) else 6.0 * n * d * min(n, d), self.max_cost_s, "use outlier=isolation_forest or reducer=pca")
+        dense = self.covariance == "empirical" or (self.covariance == "auto" and not f.singular(self.max_condition))
+        flops = n * d * d + 10.0 * d**3 if dense else 6.0 * n * d * min(n, d)  # d × d inverse, or the n × d SVD
+        guard(self.key, "mahalanobis (covariance + inverse)", n, d, flops, self.max_cost_s, "use outlier=isolation_forest or reducer=pca")
         method = self.covariance
         if method == "auto":
             method = "ledoit_wolf" if f.singular(self.max_condition) else "empirical"
