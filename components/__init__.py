@@ -8,8 +8,11 @@ __all__ = ["ConfigError", "REGISTRIES", "Registry", "get_registry", "load_builti
 
 _BUILTIN_MODULES = (
     "components.datasets",
+    "components.hf_source",
     "components.scalers",
+    "components.reducers",
     "components.outliers",
+    "components.outliers_multivariate",
     "components.resamplers",
     "components.deepsmote",
     "components.augment",

@@ -1,7 +1,8 @@
 """Outlier detection on the training split (lecture §2): fit on train, act on train only.
 
-Detectors: zscore, iqr, grubbs (iterative, per feature), mahalanobis (χ² cut-off), mcd
-(Mahalanobis with scikit-learn's MinCovDet), isolation_forest and lof (scikit-learn).
+Detectors: zscore, iqr, grubbs (iterative, per feature) here; mahalanobis (χ² cut-off), mcd
+(Mahalanobis with scikit-learn's MinCovDet), isolation_forest and lof (scikit-learn) in
+components/outliers_multivariate.py.
 ``action``: ``drop`` removes flagged training rows; ``clip`` clips every row to the fitted
 per-feature bounds (per-feature methods only); ``flag`` appends a 0/1 "outlier" column computed
 with the train-fitted rule on every split. ``per_class`` fits one detector per class (at
@@ -146,50 +147,6 @@ class GrubbsRule(Rule):
 
     def flags(self, X: np.ndarray) -> np.ndarray:
         return _bounded_flags(X, *self.bounds)
-
-
-class MahalanobisRule(Rule):
-    """D²(x) = (x − μ)ᵀ Σ⁻¹ (x − μ) > χ²₁₋α(d); ``robust`` uses MinCovDet's μ and Σ."""
-
-    def __init__(self, alpha: float, robust: bool, seed: int, support_fraction: float | None = None) -> None:
-        self.alpha, self.robust, self.seed, self.support_fraction = alpha, robust, seed, support_fraction
-
-    def fit(self, X: np.ndarray) -> MahalanobisRule:
-        X64 = np.asarray(X, dtype=np.float64)
-        if self.robust:
-            from sklearn.covariance import MinCovDet
-
-            mcd = MinCovDet(random_state=self.seed, support_fraction=self.support_fraction).fit(X64)
-            self.mean, cov = mcd.location_, mcd.covariance_
-        else:
-            self.mean, cov = X64.mean(0), np.cov(X64, rowvar=False).reshape(X.shape[1], X.shape[1])
-        self.precision = np.linalg.pinv(cov)
-        self.cutoff = stats.chi2.ppf(1 - self.alpha, X.shape[1])
-        return self
-
-    def distances(self, X: np.ndarray) -> np.ndarray:
-        d = np.asarray(X, dtype=np.float64) - self.mean
-        return np.einsum("ij,jk,ik->i", d, self.precision, d)
-
-    def flags(self, X: np.ndarray) -> np.ndarray:
-        return self.distances(X) > self.cutoff
-
-
-class SklearnRule(Rule):
-    def __init__(self, make: Any) -> None:
-        self.make = make
-
-    def fit(self, X: np.ndarray) -> SklearnRule:
-        self.model = self.make().fit(X)
-        return self
-
-    def train_flags(self, X: np.ndarray) -> np.ndarray:
-        if hasattr(self.model, "negative_outlier_factor_"):  # LOF: the fit-time scores, not novelty ones
-            return self.model.negative_outlier_factor_ < self.model.offset_
-        return self.flags(X)
-
-    def flags(self, X: np.ndarray) -> np.ndarray:
-        return self.model.predict(X) == -1
 
 
 # --- the step: rules + action + guard ---------------------------------------------------------
@@ -348,77 +305,10 @@ class Grubbs(OutlierStep):
         return GrubbsRule(self.alpha)
 
 
-@OUTLIERS.register("mahalanobis", runtime=RUNTIME)
-class Mahalanobis(OutlierStep):
-    """D² > χ²₁₋α(d) with the sample mean and covariance of train."""
-    registered_name = "mahalanobis"
+def __getattr__(name: str) -> Any:
+    """The multivariate rules live in components/outliers_multivariate.py (kept importable here)."""
+    if name in ("MahalanobisRule", "SklearnRule"):
+        from components import outliers_multivariate
 
-    per_feature = False
-
-    def __init__(self, *, alpha: Alpha = 0.01, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.alpha = alpha
-
-    def _rule(self) -> Rule:
-        return MahalanobisRule(self.alpha, robust=False, seed=self.seed)
-
-
-@OUTLIERS.register("mcd", runtime=RUNTIME)
-class MCD(OutlierStep):
-    """Mahalanobis with the Minimum Covariance Determinant (robust) μ and Σ."""
-    registered_name = "mcd"
-
-    per_feature = False
-
-    def __init__(
-        self, *, alpha: Alpha = 0.01, support_fraction: Annotated[float, Interval(0, 1, "right")] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.alpha = alpha
-        self.support_fraction = support_fraction
-
-    def _rule(self) -> Rule:
-        return MahalanobisRule(self.alpha, robust=True, seed=self.seed, support_fraction=self.support_fraction)
-
-
-Contamination = Literal["auto"] | Annotated[float, Interval(0, 0.5, "right")]
-
-
-@OUTLIERS.register("isolation_forest", runtime=RUNTIME)
-class IsolationForest(OutlierStep):
-    """scikit-learn's IsolationForest."""
-    registered_name = "isolation_forest"
-
-    per_feature = False
-
-    def __init__(
-        self, *, contamination: Contamination = "auto", n_estimators: Annotated[int, Interval(1, None)] = 100, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.contamination = contamination
-        self.n_estimators = n_estimators
-
-    def _rule(self) -> Rule:
-        from sklearn.ensemble import IsolationForest as IF
-
-        return SklearnRule(lambda: IF(contamination=self.contamination, n_estimators=self.n_estimators, random_state=self.seed))
-
-
-@OUTLIERS.register("lof", runtime=RUNTIME)
-class LOF(OutlierStep):
-    """scikit-learn's LocalOutlierFactor (novelty mode for evaluation rows)."""
-    registered_name = "lof"
-
-    per_feature = False
-
-    def __init__(
-        self, *, contamination: Contamination = "auto", n_neighbors: Annotated[int, Interval(1, None)] = 20, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.contamination = contamination
-        self.n_neighbors = n_neighbors
-
-    def _rule(self) -> Rule:
-        from sklearn.neighbors import LocalOutlierFactor
-
-        return SklearnRule(lambda: LocalOutlierFactor(n_neighbors=self.n_neighbors, contamination=self.contamination, novelty=True))
+        return getattr(outliers_multivariate, name)
+    raise AttributeError(f"module 'components.outliers' has no attribute '{name}'")

@@ -51,6 +51,7 @@ class QualitySettings:
     top_pairs: Annotated[int, Interval(0, None)] = 5
     max_feature_metrics: Annotated[int, Interval(0, None)] = 100
     plots: bool = True
+    max_cost_s: Annotated[float, Interval(0, None, "neither")] | None = 30.0
     enabled = True
 
 
@@ -122,6 +123,16 @@ def label_issues(X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndar
     return has & (best != yi)
 
 
+def _label_issues_affordable(n: int, d: int, k: int, settings: QualitySettings) -> bool:
+    """Cost guard (components/cost.py): out-of-fold logistic regressions cost ~folds·100 iterations
+    ·4·n·d·k flops; above ``max_cost_s`` the step is skipped with a warning naming the cheaper way."""
+    from components.cost import guard
+
+    flops = settings.folds * 100 * 4.0 * n * d * max(k, 2)
+    cheaper = "lower quality.max_rows_label_issues or set quality.label_issues=false"
+    return guard("quality", "label issues (cross-validated logistic regression)", n, d, flops, settings.max_cost_s, cheaper, fallback="label issues skipped")
+
+
 def near_zero_variance(X: np.ndarray, freq_ratio: float = 95 / 5, unique_pct: float = 10.0) -> np.ndarray:
     """caret's nzv: most/second-most frequent value ratio > 19 and < 10% distinct values."""
     out = np.zeros(X.shape[1], dtype=bool)
@@ -169,7 +180,7 @@ def quality_report(
     report["class_counts"] = {c: int(k) for c, k in zip(class_names, counts)}
     report["imbalance_ratio"] = float(nonzero.max() / nonzero.min()) if len(nonzero) else float("nan")
     report["label_entropy"] = float(-(p * np.log(p)).sum())
-    if settings.label_issues:
+    if settings.label_issues and _label_issues_affordable(min(n, settings.max_rows_label_issues), d, len(nonzero), settings):
         rows = sample_rows(n, settings.max_rows_label_issues, seed)
         issues = label_issues(X[rows], y[rows], settings.folds, seed)
         report["label_issue_rate"] = float(issues.mean()) if len(rows) else 0.0

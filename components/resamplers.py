@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 
 from components.base import TrainOnlyResampler
+from components.cost import MaxCost, guard
 from components.errors import ConfigError
 from components.neighbors import neighbors
 from components.registry import Interval, get_registry
@@ -73,6 +74,8 @@ class ImblearnResampler(TrainOnlyResampler):
     k_params: tuple[str, ...] = ("k_neighbors",)  # parameters that need k + 1 rows in a class
     # neighbour searches imbalanced-learn runs: over one class's rows, or over the whole split
     neighbor_scope: dict[str, str] = {"k_neighbors": "class"}
+    cost: Any = None  # (n, d) -> estimated flops, for samplers that grow super-linearly (SVM-SMOTE)
+    cheaper: str = ""
 
     def __init__(
         self,
@@ -142,7 +145,10 @@ class ImblearnResampler(TrainOnlyResampler):
     def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t0 = time.perf_counter()
         strategy = strategy_by_id(self.sampling_strategy, self.class_names, "resampler")
-        params = self._guard(y, strategy, dict(self.params))
+        params = dict(self.params)
+        if self.cost is not None:  # before any work: estimated seconds from n and d (components/cost.py)
+            guard("resampler", self.name, X.shape[0], X.shape[1], self.cost(*X.shape), params.pop("max_cost_s", None), self.cheaper)
+        params = self._guard(y, strategy, params)
         self.counts_before_ = np.bincount(y, minlength=len(self.class_names))
         Xr, yr = self._resample(X, y, params, strategy)
         self.counts_after_ = np.bincount(yr, minlength=len(self.class_names))
@@ -213,14 +219,16 @@ def _make_class(name: str, base: type, doc: str, params: dict[str, tuple[Any, An
     return RESAMPLERS.register(name, runtime=RUNTIME)(cls)
 
 
-def _register(name: str, factory: Any, sampling_kind: str = "over", k_params: tuple[str, ...] = ("k_neighbors",), doc: str = "", **params: Any) -> None:
+def _register(
+    name: str, factory: Any, sampling_kind: str = "over", k_params: tuple[str, ...] = ("k_neighbors",), doc: str = "", cost: Any = None, cheaper: str = "", **params: Any
+) -> None:
     """Register an imbalanced-learn sampler: ``factory(params, strategy, seed)`` builds it."""
 
     def _sampler(self: ImblearnResampler, p: dict[str, Any], strategy: Any) -> Any:
         return factory(p, strategy, self.seed)
 
     scope = {p: ("all" if p == "m_neighbors" or name == "adasyn" else "class") for p in params if p in ("k_neighbors", "m_neighbors", "n_neighbors")}
-    _make_class(name, ImblearnResampler, doc, params, _sampler=_sampler, kind=sampling_kind, k_params=k_params, neighbor_scope=scope)
+    _make_class(name, ImblearnResampler, doc, params, _sampler=_sampler, kind=sampling_kind, k_params=k_params, neighbor_scope=scope, cost=staticmethod(cost) if cost else None, cheaper=cheaper)
 
 
 def _imb(path: str) -> Any:
@@ -274,10 +282,13 @@ _register(
     lambda p, s, seed: _imb("imblearn.over_sampling.SVMSMOTE")(
         sampling_strategy=s, random_state=seed, k_neighbors=p["k_neighbors"], m_neighbors=p["m_neighbors"], out_step=p["out_step"]
     ),
-    doc="SMOTE seeded from the support vectors of an SVM.",
+    doc="SMOTE seeded from the support vectors of an SVM (an RBF SVC on every row: O(n²·d)).",
+    cost=lambda n, d: 10.0 * n * n * d,  # the SVC's kernel evaluations dominate
+    cheaper="use resampler=borderline_smote (neighbour-based, no SVM)",
     k_neighbors=(K, 5),
     m_neighbors=(K, 10),
     out_step=(Annotated[float, Interval(0, None, "neither")], 0.5),
+    max_cost_s=(MaxCost, 30.0),
 )
 _register(
     "smote_tomek",

@@ -1,16 +1,20 @@
 """Feature scalers (lecture §1), fitted on the training split only.
 
 standard, minmax, robust and l2 wrap scikit-learn; whiten (ZCA and PCA whitening) is written
-here because scikit-learn has no ZCA. ``none`` is the raw arm of comparisons.
+here because scikit-learn has no ZCA (its shrinkage coefficients come from scikit-learn). ``none`` is the raw arm of comparisons.
 """
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import warnings
+
 import numpy as np
 from sklearn import preprocessing
 
 from components.base import FittedTransform
+from components.cost import MaxCost, guard
+from components.covariance import Estimator, ShrunkSpectrum, footing
 from components.errors import ConfigError
 from components.registry import Interval, get_registry
 
@@ -117,25 +121,73 @@ class Whiten(FittedTransform):
 
     ``zca``: W = U diag(1/√(λ+ε)) Uᵀ (stays closest to the input, good for images);
     ``pca``: W = diag(1/√(λ+ε)) Uᵀ (components by decreasing variance, as PCA(whiten=True)).
-    Σ uses the n − 1 denominator, as scikit-learn's PCA does.
+    Σ uses the n − 1 denominator, as scikit-learn's PCA does. ``eps`` is relative to the
+    spectrum: ε = eps · λ_max, so it caps the whitening's condition number at 1/eps whatever the
+    units (a fixed ε = 1e-5 flattened the smallest directions of raw breast_cancer, λ ~ 1e-6).
+
+    ``covariance``: with d ≥ n the sample Σ has rank ≤ n − 1 and Σ^(−1/2) multiplies every
+    direction the training rows do not span by 1/√ε on new rows: noise becomes the largest
+    feature (test ROC-AUC 0.34 on a 63 × 2,308 table). ``auto`` keeps the sample covariance when
+    n > d and the train correlation matrix's condition number is ≤ ``max_condition``, and
+    otherwise whitens with the Ledoit–Wolf estimate of the standardised features (a warning says
+    so); ``ledoit_wolf`` / ``oas`` always do; ``empirical`` refuses d ≥ n. Shrinkage never forms
+    a d × d matrix (components/covariance.py), so it costs O(n·d·min(n, d)).
     """
 
-    def __init__(self, *, method: Literal["zca", "pca"] = "zca", eps: Annotated[float, Interval(0, None)] = 1e-5) -> None:
+    def __init__(
+        self,
+        *,
+        method: Literal["zca", "pca"] = "zca",
+        eps: Annotated[float, Interval(0, 1)] = 1e-12,
+        covariance: Estimator = "auto",
+        max_condition: Annotated[float, Interval(1, None)] = 1e10,
+        max_cost_s: MaxCost = 30.0,
+    ) -> None:
         self.method = method
         self.eps = eps
+        self.covariance = covariance
+        self.max_condition = max_condition
+        self.max_cost_s = max_cost_s
+
+    def _choose(self, X: np.ndarray) -> str:
+        f = self.footing_ = footing(X)
+        n, d = X.shape
+        method = self.covariance
+        if method == "auto":
+            method = "ledoit_wolf" if f.singular(self.max_condition) else "empirical"
+            if method != "empirical":
+                warnings.warn(f"scaler (whiten): {f.describe()}: the sample covariance is singular or ill-conditioned; whitening with the Ledoit-Wolf shrinkage estimate (options: scaler.covariance=ledoit_wolf|oas|empirical, or reducer=pca)", stacklevel=3)
+        elif method == "empirical" and d >= n:
+            raise ConfigError(f"scaler.covariance: 'empirical' whitening needs more rows than features; got {f.describe()} (Σ^(-1/2) would amplify the directions train does not span). Use covariance=auto, ledoit_wolf or oas, or reducer=pca first.")
+        flops = n * d * d + 10.0 * d**3 if method == "empirical" else 6.0 * n * d * min(n, d)
+        guard("scaler", f"whiten ({method} covariance)", n, d, flops, self.max_cost_s, "use scaler=standard, or reducer=pca with reducer.whiten=true")
+        return method
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Whiten:
         X64 = np.asarray(X, dtype=np.float64)
+        self.covariance_used_ = self._choose(X64)
+        if self.covariance_used_ != "empirical":
+            self.spectrum_ = ShrunkSpectrum(X64, self.covariance_used_)  # type: ignore[arg-type]
+            return self
         self.mean_ = X64.mean(axis=0)
         cov = np.cov(X64 - self.mean_, rowvar=False).reshape(X.shape[1], X.shape[1])
         eigvals, eigvecs = np.linalg.eigh(cov)
         order = np.argsort(eigvals)[::-1]
         eigvals, eigvecs = np.clip(eigvals[order], 0.0, None), eigvecs[:, order]
-        inv_sqrt = 1.0 / np.sqrt(eigvals + self.eps)
+        inv_sqrt = 1.0 / np.sqrt(eigvals + self.eps * eigvals[:1].max(initial=0.0) + np.finfo(np.float64).tiny)
         pca = inv_sqrt[:, None] * eigvecs.T
         self.components_ = eigvecs @ pca if self.method == "zca" else pca
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         self._check()
+        if self.covariance_used_ != "empirical":
+            return self.spectrum_.whiten(X, self.method, self.eps).astype(X.dtype, copy=False)
         return ((np.asarray(X, dtype=np.float64) - self.mean_) @ self.components_.T).astype(X.dtype, copy=False)
+
+    def report(self) -> dict[str, float]:
+        f = self.footing_
+        out = {"scaler/rank": float(f.rank), "scaler/condition": min(f.condition, 1e300)}
+        if self.covariance_used_ != "empirical":
+            out["scaler/shrinkage"] = self.spectrum_.shrinkage_
+        return out

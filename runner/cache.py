@@ -1,7 +1,7 @@
 """On-disk cache of resampled training data, keyed by everything upstream of the resampler.
 
 A sweep over losses or models reuses one resampling: the key hashes the dataset fingerprint,
-the split settings, the seed and the outlier, scaler and resampler configs (components are
+the split settings, the seed and the outlier, scaler, reducer and resampler configs (components are
 deterministic given these). Entries are ``.npz`` files written atomically (temp file + rename),
 so parallel jobs never read a half-written entry.
 """

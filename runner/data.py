@@ -6,6 +6,7 @@ source has one. The encoder is fitted on the training split only.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -81,7 +82,24 @@ def _stratified(ds: Any, label: str, size: float, seed: int, what: str, class_na
         keep, carved = train_test_split(idx, test_size=size, stratify=y, random_state=seed)
     except ValueError as exc:
         raise ConfigError(f"split.{what}: {size} of {len(y)} rows cannot hold every class: {exc}") from exc
-    return ds.select(np.sort(keep)), ds.select(np.sort(carved))
+    return subset(ds, np.sort(keep)), subset(ds, np.sort(carved))
+
+
+def subset(ds: Any, rows: np.ndarray) -> Any:
+    """``ds.select(rows)`` without rebuilding the ``Dataset``: the same indices mapping, but
+    ``Dataset.__init__`` re-derives, compares and serialises every column's feature (O(d) Python:
+    ~1 s per call at 2,000 columns), which a row subset never changes. Rows are positions in ``ds``."""
+    import copy
+
+    import pyarrow as pa
+    from datasets.table import InMemoryTable
+
+    rows = np.asarray(rows, dtype=np.int64)
+    base = ds._indices.column(0).to_numpy()[rows] if ds._indices is not None else rows
+    out = copy.copy(ds)  # shares the (immutable) Arrow table and the info
+    out._indices = InMemoryTable(pa.table({"indices": pa.array(base, type=pa.uint64())}))
+    out._fingerprint = hashlib.sha256(f"{ds._fingerprint}|subset|".encode() + rows.tobytes()).hexdigest()[:16]
+    return out
 
 
 def split_loaded(loaded: LoadedData, test_size: float, val_size: float, seed: int) -> dict[str, Any]:

@@ -21,7 +21,9 @@ def data_reports(data: PreparedData, settings: Any, seed: int) -> tuple[dict[str
     quality = quality_report(
         data.train.X, data.train.y, data.feature_names, data.class_names, settings, seed, data.raw_train, data.raw_features
     )
-    drift = drift_report(data.train.X, data.test.X, data.feature_names, settings.bins, settings.psi_drifted, seed, settings.max_rows)
+    drift = drift_report(
+        data.train.X, data.test.X, data.feature_names, settings.bins, settings.psi_drifted, seed, settings.max_rows, settings.max_cost_s
+    )
     metrics = {**quality_metrics(quality, settings.max_feature_metrics), **drift_metrics(drift, settings.max_feature_metrics)}
     return quality, drift, metrics
 

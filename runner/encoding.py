@@ -64,14 +64,15 @@ def numeric_matrix(ds: Any, columns: list[str]) -> np.ndarray:
     """
     table = arrow_table(ds, columns)
     n = table.num_rows
-    scalar_names = [c for c, t in zip(table.column_names, table.schema.types) if _width(t) == 1]
-    vector_names = [c for c in table.column_names if c not in scalar_names]
-    widths = [_width(table.schema.field(c).type) for c in vector_names]
+    types = dict(zip(table.column_names, table.schema.types))  # one pass: wide tables have 10k+ columns
+    scalar_names = [c for c, t in types.items() if _width(t) == 1]
+    vector_names = [c for c, t in types.items() if _width(t) != 1]
+    widths = [_width(types[c]) for c in vector_names]
     out = np.empty((n, len(scalar_names) + sum(widths)), dtype=np.float32)
     if scalar_names:
         scalars = table.select(scalar_names)
-        casts = [col if col.type == pa.float32() else pc.cast(col, pa.float32()) for col in scalars.columns]
-        scalars = pa.table(casts, names=scalar_names)
+        if any(types[c] != pa.float32() for c in scalar_names):  # one table-wide cast, in Arrow
+            scalars = scalars.cast(pa.schema([pa.field(c, pa.float32()) for c in scalar_names]))
         row, k = 0, len(scalar_names)
         for batch in scalars.to_batches(max_chunksize=8192):  # cache-sized: to_tensor on one huge batch is 4x slower
             if batch.num_rows:
@@ -101,8 +102,9 @@ class TableEncoder(FittedTransform):
 
     def fit(self, ds: Any, y: Any = None) -> TableEncoder:
         schema = ds.data.table.schema
-        kinds = {c: _kind(ds.features[c], schema.field(c).type) for c in self.features}
-        bad = {c: str(ds.features[c]) for c, k in kinds.items() if k == "unsupported"}
+        features = ds.features  # a deep copy of every column's feature per access: read it once
+        kinds = {c: _kind(features[c], schema.field(c).type) for c in self.features}
+        bad = {c: str(features[c]) for c, k in kinds.items() if k == "unsupported"}
         if bad:
             raise ConfigError(
                 f"dataset.features: unsupported column type(s) {bad}; accepted: numbers, booleans, fixed-length "
@@ -145,10 +147,11 @@ class TableEncoder(FittedTransform):
         import datasets as hf
 
         table = arrow_table(ds, self.categorical_)
+        features = ds.features
         cols = []
         for c in self.categorical_:
             values = table.column(c).to_numpy(zero_copy_only=False)
-            feature = ds.features[c]
+            feature = features[c]
             if isinstance(feature, hf.ClassLabel):
                 names = np.array(feature.names + [_MISSING], dtype=object)
                 values = names[np.where(values == None, -1, values).astype(np.int64)]  # noqa: E711

@@ -78,3 +78,17 @@ def confusion_csv(matrix: np.ndarray, class_names: list[str]) -> str:
     header = "true\\pred," + ",".join(class_names)
     rows = [f"{name}," + ",".join(str(int(v)) for v in row) for name, row in zip(class_names, matrix)]
     return "\n".join([header, *rows]) + "\n"
+
+
+def below_chance(metrics: dict[str, float]) -> list[str]:
+    """One line per split whose ROC-AUC is below 0.5, the chance level for any number of classes.
+
+    A model worse than chance usually means a preprocessing step produced junk (whitening a
+    singular covariance did, issue 14): the runner warns and tags the run instead of staying silent.
+    """
+    return [
+        f"{split}/roc_auc = {metrics[f'{split}/roc_auc']:.3f} is below chance (0.5): check the preprocessing "
+        f"(the scaler, reducer and outlier steps' warnings) before trusting this run"
+        for split in ("val", "test")
+        if f"{split}/roc_auc" in metrics and metrics[f"{split}/roc_auc"] < 0.5
+    ]

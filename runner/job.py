@@ -28,7 +28,7 @@ from runner.cache import ResampleCache, cache_key
 from runner.configs import config_hash, flatten, to_plain
 from runner.data import check_split, prepare
 from runner.diagnostics import data_reports, log_augment_preview, log_plots_and_report
-from runner.evaluation import classification_metrics, confusion, confusion_csv, predict_proba
+from runner.evaluation import below_chance, classification_metrics, confusion, confusion_csv, predict_proba
 from runner.pipeline import Preprocessor
 from runner.threshold import DecisionRule
 from runner.tracking import Run, Tracker, build_tracker
@@ -37,7 +37,7 @@ from runner.training import TrainerSettings, convergence_warning, resolve_device
 
 log = logging.getLogger("runner")
 COMPONENT_GROUPS = (
-    "dataset", "outlier", "scaler", "resampler", "augment", "model", "loss", "trainer", "tracking", "quality", "importance",
+    "dataset", "outlier", "scaler", "reducer", "resampler", "augment", "model", "loss", "trainer", "tracking", "quality", "importance",
 )  # fmt: skip
 HEADLINE = ("test/macro_f1", "test/roc_auc", "test/balanced_accuracy", "test/accuracy")
 
@@ -143,6 +143,9 @@ def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, s
         run.log_text(yaml.safe_dump(plain, sort_keys=False), "config/resolved.yaml")
         run.log_text(yaml.safe_dump(ctx.overrides), "config/overrides.yaml")
         metrics = execute(plain, run)
+        for line in below_chance(metrics):  # never a worse-than-chance model without a word
+            log.warning(line)
+            run.set_tags({"warning.below_chance": line})
         run.finish("FINISHED")
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
@@ -179,7 +182,7 @@ def _resample_cache(plain: Mapping[str, Any], fingerprint: str, seed: int, devic
         return None
     key = cache_key(
         data=fingerprint, split=plain.get("split", {}), seed=seed, outlier=plain["outlier"],
-        scaler=plain["scaler"], resampler=plain["resampler"], device=device,
+        scaler=plain["scaler"], reducer=plain["reducer"], resampler=plain["resampler"], device=device,
     )  # fmt: skip
     return ResampleCache(cache_cfg["dir"], key)
 
@@ -216,6 +219,7 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
             device=str(device),
         ),
         n_numeric=data.encoder.n_numeric_,
+        reducer=get_registry("reducer").build(plain["reducer"], "reducer", seed=seed),
     )
     cache = _resample_cache(plain, data.fingerprint, seed, str(device))
     X_train, y_train, report = pre.fit_resample(data.train.X, data.train.y, cache)

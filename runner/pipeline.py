@@ -1,10 +1,12 @@
-"""The preprocessing pipeline: outliers (train) -> scaler (fit train, transform all) -> resampler (train).
+"""The preprocessing pipeline: outliers (train) -> scaler (fit train, transform all) -> reducer
+(fit train, transform all) -> resampler (train).
 
 Mirrors imbalanced-learn's Pipeline: ``fit_resample`` is the fit path and the only place rows
 are removed or synthesised; ``transform`` is what validation and test go through, and it only
-applies the fitted scaler. Nothing here ever sees a validation or test label.
-The scaler sees the first ``n_numeric`` columns only: one-hot columns stay 0/1 (so
-SMOTE-NC can still read categories back from them).
+applies the fitted scaler and reducer. Nothing here ever sees a validation or test label.
+The scaler and the reducer see the first ``n_numeric`` columns only: one-hot columns stay 0/1
+behind them (so SMOTE-NC can still read categories back; their indices move by the width the
+reducer removed).
 """
 from __future__ import annotations
 
@@ -24,12 +26,17 @@ class Preprocessor:
     scaler: FittedTransform
     resampler: TrainOnlyResampler
     n_numeric: int | None = None  # None: every column is numeric
+    reducer: FittedTransform | None = None  # None: no reduction
+
+    def _numeric(self, X: np.ndarray) -> np.ndarray:
+        out = self.scaler.transform(X)
+        return out if self.reducer is None else self.reducer.transform(out)
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
         n = X.shape[1] if self.n_numeric is None else self.n_numeric
         if n == X.shape[1]:
-            return self.scaler.transform(X)
-        return np.concatenate([self.scaler.transform(X[:, :n]), X[:, n:]], axis=1)
+            return self._numeric(X)
+        return np.concatenate([self._numeric(X[:, :n]), X[:, n:]], axis=1)
 
     def fit_resample(
         self, X: np.ndarray, y: np.ndarray, cache: ResampleCache | None = None
@@ -45,6 +52,11 @@ class Preprocessor:
         report.update(self.outlier.report())
         n = X.shape[1] if self.n_numeric is None else self.n_numeric
         self.scaler.fit(X[:, :n], y)
+        report.update(getattr(self.scaler, "report", dict)())
+        if self.reducer is not None:
+            self.reducer.fit(self.scaler.transform(X[:, :n]), y)
+            report.update(self.reducer.report())
+            self._shift_categorical_groups(self.reducer.n_features_out_ - n)
         X = self._scale(X)
         t1 = time.perf_counter()
         hit = cache.load() if cache is not None else None
@@ -63,8 +75,14 @@ class Preprocessor:
         report["time/resample_s"] = time.perf_counter() - t1
         return X, y, report
 
+    def _shift_categorical_groups(self, shift: int) -> None:
+        """One-hot columns sit behind the numeric block: the reducer moved them by ``shift``."""
+        groups = getattr(self.resampler, "categorical_groups", None)
+        if shift and groups:
+            self.resampler.categorical_groups = [[i + shift for i in g] for g in groups]
+
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Validation/test path: outlier clip/flag and the fitted scaler; no row is dropped or added."""
+        """Validation/test path: outlier clip/flag, the fitted scaler and reducer; no row is dropped or added."""
         return self._scale(self.outlier.transform(X))
 
     def tags(self) -> dict[str, str]:
@@ -73,5 +91,6 @@ class Preprocessor:
     def fitted_state(self) -> dict[str, Any]:
         return {
             name: step.fitted_state()
-            for name, step in (("outlier", self.outlier), ("scaler", self.scaler), ("resampler", self.resampler))
+            for name, step in (("outlier", self.outlier), ("scaler", self.scaler), ("reducer", self.reducer), ("resampler", self.resampler))
+            if step is not None
         }
