@@ -1,8 +1,8 @@
 """One job, start to end: validate -> load -> split -> encode -> preprocess -> train -> evaluate -> log.
 
 Every component config is validated against the registry before any data is read, so a typo
-costs milliseconds. The tracked run is opened first, so that even a job failing on a config
-mistake is recorded FAILED in MLflow with its reason and traceback.
+costs milliseconds, and before the tracked run is opened, so a typo leaves no run behind. What
+fails after validation (data, training, the store) is recorded FAILED with its traceback.
 """
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ from runner.diagnostics import data_reports, log_augment_preview, log_plots_and_
 from runner.evaluation import classification_metrics, confusion, confusion_csv, predict_proba
 from runner.pipeline import Preprocessor
 from runner.threshold import DecisionRule
+from runner.signals import signal_name
+from runner.store import check_experiment_name
 from runner.tracking import Run, Tracker, build_tracker
 from runner.training import TrainerSettings, resolve_device, seed_everything, train
 
@@ -110,6 +112,7 @@ def validate(plain: Mapping[str, Any]) -> None:
     seed = plain.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"seed: got {seed!r}; expected a non-negative integer.")
+    check_experiment_name(plain.get("experiment_name", "default"))
 
 
 def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, str] | None = None) -> JobResult:
@@ -123,13 +126,16 @@ def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, s
     if ctx.workers and ctx.workers > 1:  # N worker processes x default threads would oversubscribe
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.workers))
     plain = to_plain(cfg)
+    validate(plain)  # before any run is opened: a typo leaves nothing in the store
     tracker = build_tracker(plain.get("tracking", {"name": "none"}))
     chash = config_hash(plain)
     if plain.get("resume") and tracker.enabled:
-        done = tracker.finished_run(chash)
+        done = tracker.finished_run(chash)  # type: ignore[attr-defined]
         if done is not None:
             log.info("resume: skipping %s, FINISHED as run %s", ctx.run_name, done.info.run_id)
             return JobResult(done.info.run_id, dict(done.data.metrics), tracker, skipped=True)
+        for zombie in tracker.close_zombies(chash):  # type: ignore[attr-defined]
+            log.warning("resume: closed run %s (RUNNING, its process is gone) as KILLED", zombie)
     parent = _parent_run(ctx)
     tags = {"config_hash": chash, **provenance.tags(), **(extra_tags or {})}
     if parent:
@@ -150,7 +156,8 @@ def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, s
         except AttributeError:
             pass
         try:
-            run.set_tags({"error": f"{type(exc).__name__}: {exc}"})
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            run.set_tags({"error": f"interrupted by {signal_name(exc)}" if interrupted else f"{type(exc).__name__}: {exc}"})
             run.log_text(traceback.format_exc(), "error/traceback.txt")
         finally:
             run.finish(status)
