@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 MASK = "***"
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s'\"]*):(?P<secret>[^@/\s'\"]+)@")
+# Hydra escapes ':' as '\:' when it prints or saves an override: the backslashes are optional here.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*\\?://)(?P<user>[^:/@\s'\"\\]*)(?P<sep>\\?:)(?P<secret>[^@/\s'\"]+)@")
 _QUERY = re.compile(r"(?i)(?P<key>[?&;](?:password|passwd|pwd|token|secret|access_token|api_key)=)(?P<secret>[^&;\s'\"]+)")
 
 
 def redact(text: Any) -> str:
     """``text`` with any URI password or secret query value replaced by ``***``."""
-    out = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", str(text))
+    out = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}{m['sep']}{MASK}@", str(text))
     return _QUERY.sub(lambda m: f"{m['key']}{MASK}", out)
 
 
