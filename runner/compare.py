@@ -268,6 +268,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder for the CSV, Markdown and PNG (default: outputs/compare/<target>)")
     args = parser.parse_args(argv)
     by = [k.strip() for k in args.by.split(",")] if args.by else None
+    from runner.redaction import install_stream_redaction
+
+    install_stream_redaction()
     try:
         rows, files = compare(args.target, args.metric, by, args.baseline, args.tracking_uri, args.out, args.lower_is_better)
     except ConfigError as exc:  # a store problem (TrackingError): one line

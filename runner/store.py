@@ -184,6 +184,10 @@ class StoreMixin:
         with translate(self.uri, "listing experiments"):
             return list(self.client.search_experiments())
 
+    def experiment_by_id(self, experiment_id: str) -> Any:
+        with translate(self.uri, f"reading experiment {experiment_id}"):
+            return self.client.get_experiment(experiment_id)
+
     def experiment_named(self, name: str) -> Any:
         with translate(self.uri, f"reading experiment '{name}'"):
             return self.client.get_experiment_by_name(name)
