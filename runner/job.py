@@ -183,11 +183,11 @@ def _resample_cache(plain: Mapping[str, Any], fingerprint: str, seed: int, devic
     cache_cfg = plain.get("cache") or {}
     if not cache_cfg.get("enabled") or plain["resampler"]["name"] == "none":
         return None
-    key = cache_key(
+    inputs = dict(
         data=fingerprint, split=plain.get("split", {}), seed=seed, outlier=plain["outlier"],
         scaler=plain["scaler"], resampler=plain["resampler"], device=device,
     )  # fmt: skip
-    return ResampleCache(cache_cfg["dir"], key)
+    return ResampleCache(cache_cfg["dir"], cache_key(**inputs), inputs)  # the entry stores and checks its inputs
 
 
 def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
