@@ -27,6 +27,11 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
     from runner.sweep import write_failure
 
     signals.install()  # also in launcher workers: SIGTERM there closes the child run KILLED
+    import mlflow  # noqa: F401  (its log handler exists from here: filtered below)
+
+    from runner.sweep import _redact_log_handlers
+
+    _redact_log_handlers()
     datasets.disable_progress_bars()
     ctx = JobContext.from_hydra()
     try:
@@ -71,6 +76,7 @@ def main() -> None:
 
     install_stream_redaction()
     signals.install()
+    logging.raiseExceptions = False  # a full disk under Hydra's log file: our one line, not logging's traceback
     try:
         _hydra_main()
     except KeyboardInterrupt as exc:

@@ -32,7 +32,7 @@ from runner.evaluation import classification_metrics, confusion, confusion_csv, 
 from runner.pipeline import Preprocessor
 from runner.threshold import DecisionRule
 from runner.signals import signal_name
-from runner.store import check_experiment_name
+from runner.store import check_experiment_name, check_uri
 from runner.tracking import Run, Tracker, build_tracker
 from runner.training import TrainerSettings, resolve_device, seed_everything, train
 
@@ -113,6 +113,8 @@ def validate(plain: Mapping[str, Any]) -> None:
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"seed: got {seed!r}; expected a non-negative integer.")
     check_experiment_name(plain.get("experiment_name", "default"))
+    if (plain.get("tracking") or {}).get("name") == "mlflow":
+        check_uri(str(plain["tracking"].get("uri", "")))
 
 
 def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, str] | None = None) -> JobResult:

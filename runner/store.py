@@ -67,15 +67,22 @@ def translate(uri: str, doing: str) -> Iterator[None]:
         yield
     except TrackingError:
         raise
+    except ImportError as exc:
+        raise TrackingError(f"tracking.uri={redact(uri)}: its database driver is not installed ({exc}); install it "
+                            "(pip install -e '.[postgres]') or name an installed one, e.g. postgresql+psycopg2://...") from exc  # fmt: skip
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise TrackingError(f"tracking.uri={redact(uri)}: disk full while {doing} ({exc.filename or ''}); free space or move paths.outputs.") from exc
         raise TrackingError(f"tracking.uri={redact(uri)}: {doing} failed: {first_line(exc)}; {hint(uri)}.") from exc
     except MlflowException as exc:
+        if "disk is full" in str(exc) or "No space left" in str(exc):
+            raise TrackingError(f"tracking.uri={redact(uri)}: disk full while {doing}; free space or move paths.outputs / tracking.uri.") from exc
         if exc.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "RESOURCE_ALREADY_EXISTS"):
             raise
         raise TrackingError(f"tracking.uri={redact(uri)}: {doing} failed: {first_line(exc)}; {hint(uri)}.") from exc
     except Exception as exc:
+        if "disk is full" in str(exc) or "No space left" in str(exc):
+            raise TrackingError(f"tracking.uri={redact(uri)}: disk full while {doing}; free space or move paths.outputs / tracking.uri.") from exc
         if type(exc).__module__.split(".")[0] in ("sqlalchemy", "requests", "urllib3", "psycopg2", "sqlite3"):
             raise TrackingError(f"tracking.uri={redact(uri)}: {doing} failed: {first_line(exc)}; {hint(uri)}.") from exc
         raise

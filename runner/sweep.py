@@ -44,6 +44,28 @@ def read_failures(sweep_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(sweep_dir.glob(f"*/{FAILURE_FILE}"))]
 
 
+def probe_writable(folder: Path, size: int = 256 * 1024) -> None:
+    """Create ``folder`` and write a probe file there; a read-only or full disk ends the command
+    with one line (Hydra would print a traceback from its own config writer)."""
+    probe = folder / f".write-probe-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as handle:
+            handle.write(b"\0" * size)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        what = {28: "the disk is full", 30: "the file system is read-only", 13: "permission denied"}.get(exc.errno or 0, exc.strerror)
+        print(f"Error: paths.outputs: cannot write under {folder} ({what}); free space or set paths.outputs=<a writable folder>.",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(1)
+    finally:
+        try:
+            probe.unlink()
+        except OSError:
+            pass
+
+
 def _pid_alive(pid: Any) -> bool:
     try:
         os.kill(int(pid), 0)
@@ -74,9 +96,12 @@ def _claim(sweep_dir: Path, record: dict[str, Any]) -> None:
 class SweepCallback(Callback):
     """Parent run + failure report for multirun sweeps; redacts Hydra's files in each job."""
 
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        probe_writable(Path(config.hydra.run.dir))  # before Hydra writes .hydra/ there
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        probe_writable(sweep_dir)
         record: dict[str, Any] = {"sweep_id": sweep_uid(), "parent_run_id": None, "pid": os.getpid()}
         _claim(sweep_dir, record)
         try:
@@ -162,16 +187,23 @@ def abort_active(signal_name: str) -> str | None:
 
 
 class _RedactFilter(logging.Filter):
+    """No secret in any formatted line; no library traceback on the console (a store failure
+    surfaces as the runner's one-line error, the library's own ERROR log keeps its first line)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if record.exc_info and not record.name.startswith("runner"):
+            record.exc_info, record.exc_text = None, None
+            message = message.strip().splitlines()[0] if message.strip() else message
         clean = redact(message)
-        if clean != message:
+        if clean != record.msg or record.args:
             record.msg, record.args = clean, ()
         return True
 
 
 def _redact_log_handlers() -> None:
-    """Hydra's job log file and console handlers: no secret in any formatted line."""
-    for handler in logging.getLogger().handlers:
+    """Hydra's job log file and console handlers, and MLflow's own handler."""
+    handlers = [*logging.getLogger().handlers, *logging.getLogger("mlflow").handlers]
+    for handler in handlers:
         if not any(isinstance(f, _RedactFilter) for f in handler.filters):
             handler.addFilter(_RedactFilter())

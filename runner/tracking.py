@@ -70,9 +70,11 @@ class MlflowRun(Run):
     """One MLflow run: keys mapped, values redacted, metrics flushed by size or by time."""
 
     def __init__(
-        self, client: Any, run_id: str, experiment_id: str, flush_every: int = 1000, flush_interval_s: float = 5.0
+        self, client: Any, run_id: str, experiment_id: str, flush_every: int = 1000, flush_interval_s: float = 5.0,
+        uri: str = "",
     ) -> None:
         self.client = client
+        self.uri = uri
         self.run_id = run_id
         self.experiment_id = experiment_id
         self.flush_every = flush_every
@@ -89,8 +91,9 @@ class MlflowRun(Run):
         values = {self.keys(k): redact(v) for k, v in params.items()}
         long_values = {k: v for k, v in values.items() if len(v) > MAX_PARAM_CHARS}
         items = [Param(k, v) for k, v in values.items() if k not in long_values]
-        for i in range(0, len(items), 100):
-            self._batch(params=items[i : i + 100])
+        with translate(self.uri, "logging params"):
+            for i in range(0, len(items), 100):
+                self._batch(params=items[i : i + 100])
         if long_values:
             self.log_text(json.dumps(long_values, indent=1), "config/long_params.json")
 
@@ -105,7 +108,8 @@ class MlflowRun(Run):
     def flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:1000], self._pending[1000:]
-            self._batch(metrics=batch)
+            with translate(self.uri, "logging metrics"):
+                self._batch(metrics=batch)
         self._last_flush = time.monotonic()
         if len(self.keys.renamed) + len(self.rejected) > self._map_logged:
             self._log_key_map()
@@ -133,27 +137,32 @@ class MlflowRun(Run):
 
     def _log_key_map(self) -> None:
         doc = {"renamed": self.keys.renamed, "rejected": self.rejected}
-        self.client.log_text(self.run_id, json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True), "tracking/key_map.json")
+        with translate(self.uri, "writing tracking/key_map.json"):
+            self.client.log_text(self.run_id, json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True), "tracking/key_map.json")
         self._map_logged = len(self.keys.renamed) + len(self.rejected)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
 
         items = [RunTag(self.keys(k), redact(v)[:5000]) for k, v in tags.items()]
-        for i in range(0, len(items), 100):
-            self._batch(tags=items[i : i + 100])
+        with translate(self.uri, "setting tags"):
+            for i in range(0, len(items), 100):
+                self._batch(tags=items[i : i + 100])
 
     def log_text(self, text: str, path: str) -> None:
-        self.client.log_text(self.run_id, redact(text), path)
+        with translate(self.uri, f"writing artifact {path}"):
+            self.client.log_text(self.run_id, redact(text), path)
 
     def log_file(self, local_path: str, artifact_dir: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, local_path, artifact_dir)
+        with translate(self.uri, f"writing artifact {local_path}"):
+            self.client.log_artifact(self.run_id, local_path, artifact_dir)
 
     def finish(self, status: str = "FINISHED") -> None:
         try:
             self.flush()
         finally:
-            self.client.set_terminated(self.run_id, status=status)
+            with translate(self.uri, f"closing run {self.run_id}"):
+                self.client.set_terminated(self.run_id, status=status)
 
 
 @TRACKERS.register("mlflow")
@@ -188,7 +197,7 @@ class MlflowTracker(StoreMixin, Tracker):
             name = name[:197] + "..."
         with translate(self.uri, "creating a run"):
             run = self.client.create_run(self.experiment_id(), tags=all_tags, run_name=name)
-        return MlflowRun(self.client, run.info.run_id, self.experiment_id(), flush_interval_s=self.flush_interval_s)
+        return MlflowRun(self.client, run.info.run_id, self.experiment_id(), flush_interval_s=self.flush_interval_s, uri=self.uri)
 
     def ui_hint(self) -> str:
         return f"mlflow ui --backend-store-uri {redact(self.uri)}"
