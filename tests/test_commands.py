@@ -82,3 +82,12 @@ def test_experiment_name_must_stay_under_the_artifact_root(name: str, outputs: P
     with pytest.raises(ConfigError, match=r"experiment_name: got .*; expected a plain name"):
         _job(outputs, name)
     assert os.path.exists(outputs)
+
+
+def test_a_bogus_sampling_strategy_is_caught_in_validation() -> None:
+    from components.errors import ConfigError
+    from runner.configs import to_plain
+    from runner.job import validate
+
+    with pytest.raises(ConfigError, match=r"resampler.sampling_strategy: got 'bogus'; expected one of 'auto', 'minority'"):
+        validate(to_plain(compose(["resampler=smote", "resampler.sampling_strategy=bogus"])))
