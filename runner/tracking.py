@@ -233,7 +233,19 @@ def is_dead(run: Any) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _started_after(pid, run.info.start_time or 0)  # the pid was reused by a newer process
+
+
+def _started_after(pid: int, start_ms: int) -> bool:
+    """True when process ``pid`` started after the run did (Linux /proc; False when unknowable)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        with open("/proc/stat") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime"))
+        started_s = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    return started_s * 1000 > start_ms + 2000
 
 
 def build_tracker(cfg: Mapping[str, Any]) -> Tracker:

@@ -92,3 +92,25 @@ def test_job_with_hostile_class_and_column_names_keeps_every_metric(outputs: Pat
     assert {"a_b", segment("a+b"), segment("c:d €")} <= features
     key_map = json.loads(Path(client.download_artifacts(result.run_id, "tracking/key_map.json", str(tmp_path))).read_text())
     assert any(raw.startswith("data/train_count/a//b") for raw in key_map["renamed"]) and key_map["rejected"] == {}
+
+
+def test_a_running_run_is_dead_only_when_its_process_is_gone_or_its_pid_reused(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+
+    from runner.tracking import is_dead
+
+    tracker = _tracker(tmp_path, "liveness")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    run = tracker.start_run("r", {})
+    client = MlflowClient(tracker.uri)
+    for pid, expected in ((gone.pid, True), (os.getpid(), False), (os.getppid(), False)):
+        client.set_tag(run.run_id, "pid", str(pid))
+        assert is_dead(client.get_run(run.run_id)) is expected, pid
+    client.set_tag(run.run_id, "host", socket.gethostname() + "-elsewhere")
+    client.set_tag(run.run_id, "pid", str(gone.pid))
+    assert is_dead(client.get_run(run.run_id)) is False  # another host: unknowable, left alone
+    run.finish()
+    assert is_dead(client.get_run(run.run_id)) is False  # not RUNNING
