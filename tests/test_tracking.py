@@ -114,3 +114,18 @@ def test_a_running_run_is_dead_only_when_its_process_is_gone_or_its_pid_reused(t
     assert is_dead(client.get_run(run.run_id)) is False  # another host: unknowable, left alone
     run.finish()
     assert is_dead(client.get_run(run.run_id)) is False  # not RUNNING
+
+
+def test_metrics_reach_the_store_within_the_flush_interval(tmp_path: Path) -> None:
+    """flush_interval_s bounds how long a per-epoch value stays in memory: 0 -> written at once;
+    a long interval buffers (batching) until the size limit or finish."""
+    eager = MlflowTracker(uri=f"sqlite:///{tmp_path}/mlflow.db", experiment="flush", flush_interval_s=0)
+    lazy = MlflowTracker(uri=f"sqlite:///{tmp_path}/mlflow.db", experiment="flush", flush_interval_s=3600)
+    client = MlflowClient(eager.uri)
+    for tracker, written_before_finish in ((eager, 3), (lazy, 0)):
+        run = tracker.start_run("r", {})
+        for epoch in range(3):
+            run.log_metrics({"train/loss": 1.0 / (epoch + 1)}, step=epoch)
+        assert len(client.get_metric_history(run.run_id, "train/loss")) == written_before_finish
+        run.finish()
+        assert len(client.get_metric_history(run.run_id, "train/loss")) == 3
