@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from components.dataset_checks import check_csv_header, load_error
 from components.datasets import DATASETS, LoadedData, _as_dataset_dict
 from components.errors import ConfigError
 
@@ -96,6 +97,7 @@ def hf_dataset(
     import datasets as hf
 
     _check_local_files(data_files)
+    check_csv_header(path, data_files)
     looks_local = path.startswith(("/", "./", "../", "~")) or path.endswith((".csv", ".json", ".jsonl", ".parquet"))
     if looks_local and not os.path.exists(os.path.expanduser(path)):
         raise ConfigError(f"dataset.path: no such file or folder: '{os.path.abspath(path)}'.")
@@ -103,10 +105,8 @@ def hf_dataset(
         dd = hf.load_dataset(
             path, config_name, data_files=data_files, data_dir=data_dir, revision=revision, **(load_kwargs or {})
         )
-    except (FileNotFoundError, ValueError, ConnectionError, OSError) as exc:
-        offline = os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
-        hint = " (offline mode is on: hub ids only work with network access or a warm cache)" if offline else ""
-        raise ConfigError(f"dataset.path: could not load '{path}'{hint}: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        raise load_error(exc, path, data_files) from exc
     if not isinstance(dd, hf.DatasetDict):
         dd = hf.DatasetDict({"train": dd})
     chosen = _pick_splits(dd, splits)

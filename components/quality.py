@@ -10,7 +10,6 @@ probable confident class (p_j ≥ t_j) is not its given label (Northcutt et al. 
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from components.registry import Interval, get_registry
+from runner.keys import safe  # the tracking layer's key policy; re-exported here for old imports
 
 QUALITY = get_registry("quality")
 # The headline numbers of a report, in display order (metrics, the HTML table, the EDA print-out).
@@ -234,8 +234,3 @@ def quality_metrics(report: dict[str, Any], max_features: int) -> dict[str, floa
         for stat in ("mean", "median", "std", "skewness", "kurtosis"):
             out[f"quality/feature/{safe(row['feature'])}/{stat}"] = row[stat]
     return out
-
-
-def safe(name: str) -> str:
-    """A feature or class name usable inside an MLflow metric key."""
-    return re.sub(r"[^0-9A-Za-z_\-. /]", "_", str(name)) or "_"

@@ -32,7 +32,7 @@ from components.registry import Interval, get_registry
 
 RESAMPLERS = get_registry("resampler")
 RUNTIME = ("class_names", "categorical_groups", "seed", "device")
-Strategy = str | float | dict[str, int]
+Strategy = Literal["auto", "minority", "majority", "not minority", "not majority", "all"] | float | dict[str, int]
 K = Annotated[int, Interval(1, None)]
 OnSmall = Literal["error", "adapt"]
 Backend = Literal["auto", "sklearn", "torch"]

@@ -17,30 +17,51 @@ log = logging.getLogger("runner")
 def cli_job(cfg: DictConfig) -> dict[str, float] | None:
     """Run one job. A failure in a sweep is recorded and the sweep goes on; alone, it exits 1.
 
-    User mistakes (``ConfigError``) print as one clean line; other errors keep their traceback.
+    User mistakes (``ConfigError``, store and disk problems) print as one clean line; other
+    errors keep their traceback. Ctrl-C / SIGTERM propagate (the run is already KILLED).
     """
     import datasets  # heavy imports here, so --help, --cfg and tab completion stay fast
 
+    from runner import signals
     from runner.job import JobContext, run_job
     from runner.sweep import write_failure
 
+    signals.install()  # also in launcher workers: SIGTERM there closes the child run KILLED
+    import mlflow  # noqa: F401  (its log handler exists from here: filtered below)
+
+    from runner.sweep import _redact_log_handlers
+
+    _redact_log_handlers()
     datasets.disable_progress_bars()
     ctx = JobContext.from_hydra()
     try:
         result = run_job(cfg, ctx)
     except Exception as exc:
+        message = one_line(exc)
         if ctx.multirun:
             assert ctx.output_dir is not None
             write_failure(ctx.output_dir, ctx.overrides, exc, getattr(exc, "mlflow_run_id", None))
-            log.error("job %s FAILED: %s: %s", ctx.run_name, type(exc).__name__, exc)
+            log.error("job %s FAILED: %s", ctx.run_name, message or f"{type(exc).__name__}: {exc}")
             return None
-        if isinstance(exc, ConfigError):
-            print(f"Error: {exc}", file=sys.stderr)
+        if message is not None:
+            print(f"Error: {message}", file=sys.stderr)
             sys.exit(1)
         raise
     log.info("done: %s", ctx.run_name)
     print(result.summary())
     return result.metrics
+
+
+def one_line(exc: BaseException) -> str | None:
+    """The clean one-line message for a user-fixable error, or None for a bug (keep traceback)."""
+    import errno
+
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+        what = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded"}.get(exc.errno, "not writable")
+        return f"{exc.filename or 'output'}: {what} ({exc.strerror}); free space or set paths.outputs=<a writable folder>."
+    return None
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
@@ -49,7 +70,22 @@ def _hydra_main(cfg: DictConfig) -> Any:
 
 
 def main() -> None:
-    _hydra_main()
+    """The CLI: output redacted (Hydra's lines included), Ctrl-C/SIGTERM -> runs KILLED, 130/143."""
+    from runner import signals
+    from runner.redaction import install_stream_redaction
+
+    install_stream_redaction()
+    signals.install()
+    logging.raiseExceptions = False  # a full disk under Hydra's log file: our one line, not logging's traceback
+    try:
+        _hydra_main()
+    except KeyboardInterrupt as exc:
+        from runner.sweep import abort_active
+
+        line = abort_active(signals.signal_name(exc)) or f"Interrupted by {signals.signal_name(exc)}; the run is marked KILLED."
+        print(line, file=sys.stderr)
+        sys.stderr.flush()
+        sys.exit(signals.exit_code(exc))
 
 
 if __name__ == "__main__":

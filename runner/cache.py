@@ -4,11 +4,18 @@ A sweep over losses or models reuses one resampling: the key hashes the dataset 
 the split settings, the seed and the outlier, scaler, reducer and resampler configs (components are
 deterministic given these). Entries are ``.npz`` files written atomically (temp file + rename),
 so parallel jobs never read a half-written entry.
+
+Entries are verified, not trusted: each stores a sha256 of its arrays, the key inputs, the
+library versions and a hash of the code that produces it. A corrupt, truncated, tampered or
+stale entry (other inputs, other versions, other code) is reported with a warning, removed and
+recomputed; it is never used and never fails the job.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Mapping
@@ -17,30 +24,84 @@ from typing import Any
 
 import numpy as np
 
+log = logging.getLogger("runner")
+# The code whose output is cached: a change in any of these files invalidates every entry.
+CODE = ("components/resamplers.py", "components/outliers.py", "components/scalers.py", "components/neighbors.py",
+        "components/deepsmote.py", "runner/pipeline.py", "runner/cache.py")  # fmt: skip
+
 
 def cache_key(**parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """sha256 of the cached steps' source files and of the libraries that shape their output."""
+    from runner.provenance import versions
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(json.dumps(versions(), sort_keys=True).encode())
+    for rel in CODE:
+        path = root / rel
+        h.update(path.read_bytes() if path.exists() else rel.encode())
+    return h.hexdigest()[:16]
+
+
+def checksum(X: np.ndarray, y: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in (X, y):
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
 class ResampleCache:
-    def __init__(self, directory: str | Path, key: str) -> None:
+    def __init__(self, directory: str | Path, key: str, inputs: Mapping[str, Any] | None = None) -> None:
         self.path = Path(directory) / "resample" / f"{key}.npz"
+        self.key = key
+        self.inputs = json.loads(json.dumps(dict(inputs or {}), sort_keys=True, default=str))
 
     def load(self) -> tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, str]] | None:
+        """The entry if present and verified; None (recompute) otherwise."""
         if not self.path.exists():
             return None
-        with np.load(self.path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"]))
-            return f["X"], f["y"], meta["report"], meta["tags"]
+        try:
+            with np.load(self.path, allow_pickle=False) as f:
+                meta = json.loads(str(f["meta"]))
+                X, y = f["X"], f["y"]
+        except Exception as exc:  # truncated zip, bad JSON, missing arrays: a corrupt entry
+            return self._reject(f"unreadable ({type(exc).__name__}: {str(exc)[:120]})")
+        expected = {"key": self.key, "inputs": self.inputs, "code": code_version()}
+        for field, want in expected.items():
+            if meta.get(field) != want:
+                return self._reject(f"its {field} differs from this job's (stale or planted entry)")
+        if meta.get("sha256") != checksum(X, y):
+            return self._reject("its arrays do not match their checksum (corrupt or tampered)")
+        return X, y, meta["report"], meta["tags"]
+
+    def _reject(self, why: str) -> None:
+        log.warning("resample cache: entry %s %s; recomputing it", self.path, why)
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+        return None
 
     def save(self, X: np.ndarray, y: np.ndarray, report: Mapping[str, float], tags: Mapping[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        meta = json.dumps({"report": dict(report), "tags": dict(tags)})
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp.npz")
-        os.close(fd)
+        """Write the entry atomically; a full disk skips caching (with a warning), never the job."""
+        meta = json.dumps({
+            "report": dict(report), "tags": dict(tags), "key": self.key, "inputs": self.inputs,
+            "code": code_version(), "sha256": checksum(X, y),
+        })  # fmt: skip
+        tmp = None
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp.npz")
+            os.close(fd)
             np.savez(tmp, X=X, y=y, meta=np.array(meta))
             os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("resample cache: could not write %s (%s); continuing without caching", self.path, exc.strerror or exc)
         finally:
-            if os.path.exists(tmp):
+            if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)

@@ -12,6 +12,7 @@ Arms default to the override keys that vary across the runs (``seed`` excluded),
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,7 +22,28 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from components.errors import ConfigError
+from runner.keys import segment
+from runner.tracking import is_dead
+
 DEFAULT_URI = f"sqlite:///{Path('outputs').resolve()}/mlflow.db"
+
+
+def default_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` when set (MLflow's own convention), else the embedded store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def open_store(uri: str) -> Any:
+    """The tracker for a store that must already exist: reading never creates an empty one."""
+    from runner.redaction import redact
+    from runner.tracking import MlflowTracker
+
+    tracker = MlflowTracker(uri=uri)
+    if not tracker.exists():
+        raise SystemExit(f"Error: --tracking-uri {redact(uri)}: no MLflow store there; pass the store the runs went to "
+                         "(or set MLFLOW_TRACKING_URI).")  # fmt: skip
+    return tracker
 
 
 @dataclass
@@ -30,6 +52,8 @@ class Arm:
     values: dict[str, float] = field(default_factory=dict)  # seed -> metric (FINISHED runs)
     failed: int = 0
     unfinished: int = 0
+    killed: int = 0  # stopped (Ctrl-C, SIGTERM) or closed by resume after kill -9
+    stale: int = 0  # RUNNING, but its process is gone (kill -9 not yet closed by a resume)
 
     @property
     def n(self) -> int:
@@ -54,21 +78,31 @@ def overrides_of(run: Any) -> dict[str, str]:
     return out
 
 
-def find_runs(client: Any, target: str) -> tuple[list[Any], str]:
-    """Child runs of an experiment (by name) or of a sweep (by sweep id), parents excluded."""
-    exp = client.get_experiment_by_name(target)
+def find_runs(tracker: Any, target: str) -> tuple[list[Any], str]:
+    """Child runs of an experiment (by name) or of a sweep (by sweep id), parents excluded.
+    The target is passed to the store as a quoted value, never pasted into a filter."""
+    exp = tracker.experiment_named(target)
     if exp is not None:
-        runs = client.search_runs([exp.experiment_id], max_results=50_000)
+        runs = tracker.search([exp.experiment_id])
         label = f"experiment '{target}'"
     else:
-        ids = [e.experiment_id for e in client.search_experiments()]
-        runs = client.search_runs(ids, filter_string=f"tags.sweep_id = '{target}'", max_results=50_000) if ids else []
+        runs = tracker.search([e.experiment_id for e in tracker.experiments()], tags={"sweep_id": target})
         label = f"sweep {target}"
     runs = [r for r in runs if r.data.tags.get("sweep") != "parent"]
     if not runs:
-        names = ", ".join(e.name for e in client.search_experiments()) or "(none)"
+        names = ", ".join(e.name for e in tracker.experiments()) or "(none)"
         raise SystemExit(f"Error: no runs for '{target}': not an experiment name nor a sweep id. Experiments: {names}.")
     return runs, label
+
+
+def check_metric(runs: list[Any], metric: str) -> None:
+    """An unknown ``--metric`` is an error listing the logged ones (not an empty table)."""
+    logged = sorted({k for r in runs for k in r.data.metrics})
+    finished = any(r.info.status == "FINISHED" for r in runs)  # a sweep still starting may not have it yet
+    if finished and metric not in logged:
+        shown = [k for k in logged if k.startswith(("test/", "val/"))] or logged
+        more = f" (and {len(shown) - 40} more)" if len(shown) > 40 else ""
+        raise SystemExit(f"Error: --metric {metric!r}: not logged by these runs. Available: {', '.join(shown[:40]) or '(none)'}{more}.")
 
 
 def varying_keys(runs: list[Any]) -> list[str]:
@@ -95,6 +129,10 @@ def build_arms(runs: list[Any], by: list[str], metric: str) -> dict[tuple[str, .
         status = r.info.status
         if status == "FAILED":
             arm.failed += 1
+        elif status == "KILLED":
+            arm.killed += 1
+        elif status == "RUNNING" and is_dead(r):
+            arm.stale += 1
         elif status != "FINISHED" or metric not in r.data.metrics:
             arm.unfinished += 1
         else:
@@ -120,7 +158,8 @@ def table(arms: dict[tuple[str, ...], Arm], by: list[str], baseline: tuple[str, 
     rows = []
     for key, arm in arms.items():
         s = arm.summary()
-        row: dict[str, Any] = {**dict(zip(by or ["arm"], key)), "n": arm.n, **s, "failed": arm.failed, "unfinished": arm.unfinished}
+        row: dict[str, Any] = {**dict(zip(by or ["arm"], key)), "n": arm.n, **s, "failed": arm.failed, "unfinished": arm.unfinished,
+                               "killed": arm.killed, "stale": arm.stale}  # fmt: skip
         row["best"] = "*" if key == best else ""
         if baseline is not None and baseline in arms and key != baseline:
             row.update(paired(arm, arms[baseline]))
@@ -186,12 +225,10 @@ def _order(v: str) -> tuple[int, float | str]:
 
 def compare(
     target: str, metric: str = "test/macro_f1", by: list[str] | None = None, baseline: str | None = None,
-    uri: str = DEFAULT_URI, out: Path | None = None, lower_is_better: bool = False,
+    uri: str | None = None, out: Path | None = None, lower_is_better: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(uri)
-    runs, label = find_runs(client, target)
+    runs, label = find_runs(open_store(uri or default_uri()), target)
+    check_metric(runs, metric)
     keys = by if by is not None else varying_keys(runs)
     arms = build_arms(runs, keys, metric)
     base_key = None
@@ -202,9 +239,10 @@ def compare(
     elif arms:
         base_key = next(iter(arms))
     rows = table(arms, keys, base_key, not lower_is_better)
-    folder = out or Path("outputs") / "compare" / target.replace("/", "_")
+    folder = out or Path("outputs") / "compare" / segment(target)
     folder.mkdir(parents=True, exist_ok=True)
-    columns = [*(keys or ["arm"]), "n", "mean", "std", "ci_low", "ci_high", "best", "failed", "unfinished", "pairs", "wilcoxon_p", "ttest_p"]
+    columns = [*(keys or ["arm"]), "n", "mean", "std", "ci_low", "ci_high", "best", "failed", "killed", "unfinished", "stale",
+               "pairs", "wilcoxon_p", "ttest_p"]  # fmt: skip
     md = f"{label}: {metric}, arms by {', '.join(keys) or '(one arm)'}; paired tests against {','.join(base_key or ())}\n\n"
     md += markdown(rows, columns)
     files = {"markdown": folder / "comparison.md", "csv": folder / "comparison.csv", "chart": folder / "comparison.png"}
@@ -226,11 +264,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--by", default=None, help="comma-separated config keys defining the arms (default: the swept keys)")
     parser.add_argument("--baseline", default=None, help="the arm to test against, its values comma-separated (default: the first arm)")
     parser.add_argument("--lower-is-better", action="store_true", help="for losses: the best arm has the lowest mean")
-    parser.add_argument("--tracking-uri", default=DEFAULT_URI)
+    parser.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db")
     parser.add_argument("--out", type=Path, default=None, help="folder for the CSV, Markdown and PNG (default: outputs/compare/<target>)")
     args = parser.parse_args(argv)
     by = [k.strip() for k in args.by.split(",")] if args.by else None
-    rows, files = compare(args.target, args.metric, by, args.baseline, args.tracking_uri, args.out, args.lower_is_better)
+    from runner.redaction import install_stream_redaction
+
+    install_stream_redaction()
+    try:
+        rows, files = compare(args.target, args.metric, by, args.baseline, args.tracking_uri, args.out, args.lower_is_better)
+    except ConfigError as exc:  # a store problem (TrackingError): one line
+        raise SystemExit(f"Error: {exc}") from None
     sys.stdout.write(files["markdown"].read_text())
     failed = sum(r["failed"] for r in rows)
     if failed:

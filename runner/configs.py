@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from pathlib import Path
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -23,6 +24,20 @@ def register_resolvers() -> None:
     """``${abspath:outputs}`` -> an absolute path, so the SQLite URI never depends on a later chdir."""
     if not OmegaConf.has_resolver("abspath"):
         OmegaConf.register_new_resolver("abspath", lambda p: os.path.abspath(os.path.expanduser(str(p))))
+    if not OmegaConf.has_resolver("sweep_uid"):  # cached like Hydra's ${now:}: one value per sweep
+        OmegaConf.register_new_resolver("sweep_uid", sweep_uid, use_cache=True)
+
+
+def sweep_uid() -> str:
+    """A random id made once per process: the sweep folder's suffix and the sweep id, so two
+    sweeps started in the same second never share a folder (``${now:%H-%M-%S}`` alone did)."""
+    global _SWEEP_UID
+    if _SWEEP_UID is None:
+        _SWEEP_UID = uuid.uuid4().hex[:12]
+    return _SWEEP_UID
+
+
+_SWEEP_UID: str | None = None
 
 
 def to_plain(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:

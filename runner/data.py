@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 from components.datasets import DATASETS, LoadedData
 from components.errors import ConfigError
 from components.registry import Interval, check_value
+from runner.datachecks import check_features, check_label
 from runner.encoding import TableEncoder, arrow_table
 
 Fraction = Annotated[float, Interval(0, 1, "neither")]
@@ -74,7 +75,8 @@ def _stratified(ds: Any, label: str, size: float, seed: int, what: str, class_na
     if too_small:
         raise ConfigError(
             f"split.{what}: cannot stratify, class(es) with fewer than 2 rows: "
-            + ", ".join(f"'{n}' ({c})" for n, c in too_small)
+            + ", ".join(f"'{n}' ({c})" for n, c in too_small[:5])
+            + (f" and {len(too_small) - 5} more" if len(too_small) > 5 else "")
             + ". Provide a larger dataset or a ready-made split."
         )
     idx = np.arange(len(y))
@@ -119,12 +121,15 @@ def prepare(dataset_cfg: Mapping[str, Any], split_cfg: Mapping[str, Any], seed: 
     """Build the dataset component, split it and encode features (fitted on train)."""
     test_size, val_size = check_split(split_cfg)
     loaded: LoadedData = DATASETS.build(dataset_cfg, "dataset")
+    check_label(np.concatenate([labels(ds, loaded.label) for ds in loaded.splits.values()]), loaded.label, loaded.class_names)
+    suspect = check_features(loaded.splits["train"], list(loaded.features))  # before the split: rows as in the file
     splits = split_loaded(loaded, test_size, val_size, seed)
     encoder = TableEncoder(features=loaded.features, image_shape=loaded.image_shape).fit(splits["train"])
     out = {name: Split(encoder.transform(ds), labels(ds, loaded.label)) for name, ds in splits.items()}
     info = {f"data/{name}_rows": float(ds.num_rows) for name, ds in splits.items()}
     info["data/features"] = float(out["train"].X.shape[1])
     info["data/missing_cells_train"] = float(encoder.missing_cells(splits["train"]))
+    info["data/suspect_text_columns"] = float(suspect)
     return PreparedData(
         train=out["train"],
         validation=out["validation"],

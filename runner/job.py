@@ -1,8 +1,8 @@
 """One job, start to end: validate -> load -> split -> encode -> preprocess -> train -> evaluate -> log.
 
 Every component config is validated against the registry before any data is read, so a typo
-costs milliseconds. The tracked run is opened first, so that even a job failing on a config
-mistake is recorded FAILED in MLflow with its reason and traceback.
+costs milliseconds, and before the tracked run is opened, so a typo leaves no run behind. What
+fails after validation (data, training, the store) is recorded FAILED with its traceback.
 """
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ from runner.diagnostics import data_reports, log_augment_preview, log_plots_and_
 from runner.evaluation import below_chance, classification_metrics, confusion, confusion_csv, predict_proba
 from runner.pipeline import Preprocessor
 from runner.threshold import DecisionRule
+from runner.signals import signal_name
+from runner.store import check_experiment_name, check_uri
 from runner.tracking import Run, Tracker, build_tracker
 from runner.monitor import validation_weights
 from runner.training import TrainerSettings, convergence_warning, resolve_device, seed_everything, train
@@ -111,6 +113,9 @@ def validate(plain: Mapping[str, Any]) -> None:
     seed = plain.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"seed: got {seed!r}; expected a non-negative integer.")
+    check_experiment_name(plain.get("experiment_name", "default"))
+    if (plain.get("tracking") or {}).get("name") == "mlflow":
+        check_uri(str(plain["tracking"].get("uri", "")))
 
 
 def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, str] | None = None) -> JobResult:
@@ -124,13 +129,16 @@ def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, s
     if ctx.workers and ctx.workers > 1:  # N worker processes x default threads would oversubscribe
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.workers))
     plain = to_plain(cfg)
+    validate(plain)  # before any run is opened: a typo leaves nothing in the store
     tracker = build_tracker(plain.get("tracking", {"name": "none"}))
     chash = config_hash(plain)
     if plain.get("resume") and tracker.enabled:
-        done = tracker.finished_run(chash)
+        done = tracker.finished_run(chash)  # type: ignore[attr-defined]
         if done is not None:
             log.info("resume: skipping %s, FINISHED as run %s", ctx.run_name, done.info.run_id)
             return JobResult(done.info.run_id, dict(done.data.metrics), tracker, skipped=True)
+        for zombie in tracker.close_zombies(chash):  # type: ignore[attr-defined]
+            log.warning("resume: closed run %s (RUNNING, its process is gone) as KILLED", zombie)
     parent = _parent_run(ctx)
     tags = {"config_hash": chash, **provenance.tags(), **(extra_tags or {})}
     if parent:
@@ -154,7 +162,8 @@ def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, s
         except AttributeError:
             pass
         try:
-            run.set_tags({"error": f"{type(exc).__name__}: {exc}"})
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            run.set_tags({"error": f"interrupted by {signal_name(exc)}" if interrupted else f"{type(exc).__name__}: {exc}"})
             run.log_text(traceback.format_exc(), "error/traceback.txt")
         finally:
             run.finish(status)
@@ -180,11 +189,11 @@ def _resample_cache(plain: Mapping[str, Any], fingerprint: str, seed: int, devic
     cache_cfg = plain.get("cache") or {}
     if not cache_cfg.get("enabled") or plain["resampler"]["name"] == "none":
         return None
-    key = cache_key(
+    inputs = dict(
         data=fingerprint, split=plain.get("split", {}), seed=seed, outlier=plain["outlier"],
         scaler=plain["scaler"], reducer=plain["reducer"], resampler=plain["resampler"], device=device,
     )  # fmt: skip
-    return ResampleCache(cache_cfg["dir"], key)
+    return ResampleCache(cache_cfg["dir"], cache_key(**inputs), inputs)  # the entry stores and checks its inputs
 
 
 def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:

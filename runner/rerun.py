@@ -7,32 +7,37 @@ and seed reproduce them exactly). A different code version (``git_commit`` tag) 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from pathlib import Path
 
 import yaml
 
-from runner.compare import DEFAULT_URI
+from components.errors import ConfigError
+from runner.compare import default_uri, open_store
+from runner.redaction import install_stream_redaction
 
 
-def rerun(run_id: str, uri: str = DEFAULT_URI) -> tuple[str, dict[str, tuple[float, float]]]:
+def quote_override(key: str, value: str) -> str:
+    """``key=value`` as a Hydra override that holds any value: quoted, quotes and backslashes escaped
+    (an experiment called ``a,b`` used to become a two-value sweep)."""
+    escaped = re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value).replace("'", "\\'")  # Hydra's quoting rules
+    return f"{key}='{escaped}'"
+
+
+def rerun(run_id: str, uri: str | None = None) -> tuple[str, dict[str, tuple[float, float]]]:
     import datasets
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     from runner import provenance
     from runner.configs import compose
     from runner.job import JobContext, run_job
 
     datasets.disable_progress_bars()
-    client = MlflowClient(uri)
-    try:
-        original = client.get_run(run_id)
-    except MlflowException as exc:
-        raise SystemExit(f"Error: no run '{run_id}' in {uri}: {exc.message}") from exc
-    overrides = yaml.safe_load(Path(client.download_artifacts(run_id, "config/overrides.yaml")).read_text()) or []
-    experiment = client.get_experiment(original.info.experiment_id).name
-    pinned = [f"tracking.uri={uri}", f"experiment_name={experiment}", "progress=false", "resume=false"]
+    uri = uri or default_uri()
+    tracker = open_store(uri)
+    original = tracker.get_run(run_id)
+    overrides = yaml.safe_load(tracker.download(run_id, "config/overrides.yaml").read_text()) or []
+    experiment = tracker.experiment_by_id(original.info.experiment_id).name
+    pinned = [quote_override("tracking.uri", uri), quote_override("experiment_name", experiment), "progress=false", "resume=false"]
     cfg = compose([*[o for o in overrides if not o.startswith(("tracking.uri=", "experiment_name="))], *pinned])
     if original.data.tags.get("git_commit") not in (None, provenance.git_commit()):
         print(f"note: the original ran at commit {original.data.tags['git_commit']}, this code is {provenance.git_commit()}")
@@ -45,9 +50,13 @@ def rerun(run_id: str, uri: str = DEFAULT_URI) -> tuple[str, dict[str, tuple[flo
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m runner.rerun", description=__doc__.splitlines()[0])
     parser.add_argument("run_id")
-    parser.add_argument("--tracking-uri", default=DEFAULT_URI)
+    parser.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db")
     args = parser.parse_args(argv)
-    new_id, compared = rerun(args.run_id, args.tracking_uri)
+    install_stream_redaction()
+    try:
+        new_id, compared = rerun(args.run_id, args.tracking_uri)
+    except ConfigError as exc:
+        raise SystemExit(f"Error: {exc}") from None
     differing = {k: v for k, v in compared.items() if v[0] != v[1]}
     for key in ("test/macro_f1", "test/roc_auc", "val/macro_f1"):
         if key in compared:

@@ -1,21 +1,38 @@
 """Experiment tracking: MLflow through ``MlflowClient`` (no global active-run state), or nothing.
 
 One MLflow run per job; a sweep's jobs are children of one parent run (``mlflow.parentRunId``).
-Params, metrics and tags go in ``log_batch`` calls within MLflow's per-call limits; per-epoch
-metrics are buffered and flushed in batches, not one HTTP/SQL round trip per value.
+This module is the only place that writes to MLflow, so it owns what must hold for every write:
+
+* keys go through one policy (:mod:`runner.keys`): any class/column name becomes a valid,
+  unique key, and a key the server still rejects costs only itself, never the batch;
+* secrets are redacted (:mod:`runner.redaction`) from params, tags and text artifacts;
+* metrics are buffered and flushed in batches, but at least every ``flush_interval_s`` seconds,
+  so a job killed mid-training keeps its per-epoch history;
+* runs record their host and pid, so a later ``resume`` can tell a dead run (``kill -9``) from
+  a live one and close it KILLED with a reason.
+
+Opening the store (:mod:`runner.store`) turns a bad URI, an unwritable folder or an unreachable
+server into one :class:`~runner.store.TrackingError` line.
 """
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from components.registry import get_registry
+from runner.keys import KeyMap
+from runner.redaction import redact
+from runner.store import StoreMixin, TrackingError, translate
 
 TRACKERS = get_registry("tracking")
 MAX_PARAM_CHARS = 6000  # MLflow's limit for one param value (older servers: 500)
+log = logging.getLogger("runner")
+__all__ = ["Run", "Tracker", "MlflowRun", "MlflowTracker", "TrackingError", "build_tracker", "TRACKERS"]
 
 
 class Run:
@@ -50,135 +67,185 @@ class NoTracking(Tracker):
 
 
 class MlflowRun(Run):
-    def __init__(self, client: Any, run_id: str, experiment_id: str, flush_every: int = 1000) -> None:
+    """One MLflow run: keys mapped, values redacted, metrics flushed by size or by time."""
+
+    def __init__(
+        self, client: Any, run_id: str, experiment_id: str, flush_every: int = 1000, flush_interval_s: float = 5.0,
+        uri: str = "",
+    ) -> None:
         self.client = client
+        self.uri = uri
         self.run_id = run_id
         self.experiment_id = experiment_id
         self.flush_every = flush_every
+        self.flush_interval_s = flush_interval_s
+        self.keys = KeyMap()
+        self.rejected: dict[str, str] = {}
         self._pending: list[Any] = []
+        self._last_flush = time.monotonic()
+        self._map_logged = 0
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
-        long_values = {k: v for k, v in params.items() if len(str(v)) > MAX_PARAM_CHARS}
-        items = [Param(k, str(v)) for k, v in params.items() if k not in long_values]
-        for i in range(0, len(items), 100):
-            self.client.log_batch(self.run_id, params=items[i : i + 100], synchronous=True)
+        values = {self.keys(k): redact(v) for k, v in params.items()}
+        long_values = {k: v for k, v in values.items() if len(v) > MAX_PARAM_CHARS}
+        items = [Param(k, v) for k, v in values.items() if k not in long_values]
+        with translate(self.uri, "logging params"):
+            for i in range(0, len(items), 100):
+                self._batch(params=items[i : i + 100])
         if long_values:
-            self.log_text(json.dumps({k: str(v) for k, v in long_values.items()}, indent=1), "config/long_params.json")
+            self.log_text(json.dumps(long_values, indent=1), "config/long_params.json")
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._pending += [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
-        if len(self._pending) >= self.flush_every:
+        self._pending += [Metric(self.keys(k), float(v), now, step or 0) for k, v in metrics.items()]
+        if len(self._pending) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 
     def flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:1000], self._pending[1000:]
-            self.client.log_batch(self.run_id, metrics=batch, synchronous=True)
+            with translate(self.uri, "logging metrics"):
+                self._batch(metrics=batch)
+        self._last_flush = time.monotonic()
+        if len(self.keys.renamed) + len(self.rejected) > self._map_logged:
+            self._log_key_map()
+
+    def _batch(self, **items: list[Any]) -> None:
+        """``log_batch``; if the server refuses it, retry key by key so one bad key costs only itself."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.log_batch(self.run_id, synchronous=True, **items)
+            return
+        except MlflowException as exc:
+            if exc.error_code != "INVALID_PARAMETER_VALUE":
+                raise
+        kind, entries = next(iter(items.items()))
+        groups: dict[str, list[Any]] = {}
+        for entry in entries:
+            groups.setdefault(entry.key, []).append(entry)
+        for key, group in groups.items():
+            try:
+                self.client.log_batch(self.run_id, synchronous=True, **{kind: group})
+            except MlflowException as exc:
+                self.rejected[key] = str(exc.message).splitlines()[0][:300]
+                log.warning("tracking: MLflow refused %s key %r (%s); the other keys are kept", kind, key, self.rejected[key])
+
+    def _log_key_map(self) -> None:
+        doc = {"renamed": self.keys.renamed, "rejected": self.rejected}
+        with translate(self.uri, "writing tracking/key_map.json"):
+            self.client.log_text(self.run_id, json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True), "tracking/key_map.json")
+        self._map_logged = len(self.keys.renamed) + len(self.rejected)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
 
-        items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
-        for i in range(0, len(items), 100):
-            self.client.log_batch(self.run_id, tags=items[i : i + 100], synchronous=True)
+        items = [RunTag(self.keys(k), redact(v)[:5000]) for k, v in tags.items()]
+        with translate(self.uri, "setting tags"):
+            for i in range(0, len(items), 100):
+                self._batch(tags=items[i : i + 100])
 
     def log_text(self, text: str, path: str) -> None:
-        self.client.log_text(self.run_id, text, path)
+        with translate(self.uri, f"writing artifact {path}"):
+            self.client.log_text(self.run_id, redact(text), path)
 
     def log_file(self, local_path: str, artifact_dir: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, local_path, artifact_dir)
+        with translate(self.uri, f"writing artifact {local_path}"):
+            self.client.log_artifact(self.run_id, local_path, artifact_dir)
 
     def finish(self, status: str = "FINISHED") -> None:
         try:
             self.flush()
         finally:
-            self.client.set_terminated(self.run_id, status=status)
+            with translate(self.uri, f"closing run {self.run_id}"):
+                self.client.set_terminated(self.run_id, status=status)
 
 
 @TRACKERS.register("mlflow")
-class MlflowTracker(Tracker):
-    """MLflow at ``uri`` (default: SQLite under outputs/), runs in ``experiment``."""
+class MlflowTracker(StoreMixin, Tracker):
+    """MLflow at ``uri`` (default: SQLite under outputs/), runs in ``experiment``.
+
+    Besides starting runs it is the one interface the commands use to read and close runs
+    (``get_run``, ``search``, ``terminate``, ``experiments``, ``download``), so sweeps, compare,
+    rerun and tune share the key policy, the redaction and the store error messages.
+    """
 
     enabled = True
 
-    def __init__(self, *, uri: str, experiment: str = "default", artifact_root: str | None = None) -> None:
+    def __init__(
+        self, *, uri: str, experiment: str = "default", artifact_root: str | None = None, flush_interval_s: float = 5.0
+    ) -> None:
         self.uri = uri
         self.experiment = experiment
         self.artifact_root = artifact_root
+        self.flush_interval_s = float(flush_interval_s)
         self._client: Any = None
         self._experiment_id: str | None = None
-        self.description = f"MLflow at {uri}, experiment '{experiment}'"
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from mlflow import MlflowClient
-
-            if self.uri.startswith("sqlite:///"):
-                Path(self.uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-            self._client = MlflowClient(tracking_uri=self.uri)
-        return self._client
-
-    def experiment_id(self) -> str:
-        """Get or create the experiment (tolerating a parallel worker creating it first)."""
-        if self._experiment_id is None:
-            from mlflow.exceptions import MlflowException
-
-            found = self.client.get_experiment_by_name(self.experiment)
-            if found is None:
-                location = Path(self.artifact_root, self.experiment).as_uri() if self.artifact_root else None
-                try:
-                    self._experiment_id = self.client.create_experiment(self.experiment, artifact_location=location)
-                except MlflowException:
-                    found = self.client.get_experiment_by_name(self.experiment)
-                    if found is None:
-                        raise
-            if self._experiment_id is None:
-                if found.lifecycle_stage == "deleted":
-                    self.client.restore_experiment(found.experiment_id)
-                self._experiment_id = found.experiment_id
-            self._enable_wal()
-        return self._experiment_id
-
-    def _enable_wal(self) -> None:
-        """SQLite in write-ahead-log mode: parallel jobs (hydra/launcher=joblib) read while one
-        writes instead of failing with "database is locked". The mode persists in the file."""
-        if not self.uri.startswith("sqlite:///"):
-            return
-        import sqlite3
-
-        con = sqlite3.connect(self.uri[len("sqlite:///") :], timeout=30)
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-        finally:
-            con.close()
+        self.description = f"MLflow at {redact(uri)}, experiment '{experiment}'"
 
     def start_run(self, name: str, tags: Mapping[str, Any], parent_run_id: str | None = None) -> MlflowRun:
-        all_tags = {str(k): str(v)[:5000] for k, v in tags.items()}
+        all_tags = {str(k): redact(v)[:5000] for k, v in tags.items()}
+        all_tags.update({"host": socket.gethostname(), "pid": str(os.getpid())})
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
+        name = redact(name)
         if len(name) > 200:  # PostgreSQL stores run names as VARCHAR(250); the full overrides are a tag
             name = name[:197] + "..."
-        run = self.client.create_run(self.experiment_id(), tags=all_tags, run_name=name)
-        return MlflowRun(self.client, run.info.run_id, self.experiment_id())
+        with translate(self.uri, "creating a run"):
+            run = self.client.create_run(self.experiment_id(), tags=all_tags, run_name=name)
+        return MlflowRun(self.client, run.info.run_id, self.experiment_id(), flush_interval_s=self.flush_interval_s, uri=self.uri)
 
     def ui_hint(self) -> str:
-        return f"mlflow ui --backend-store-uri {self.uri}"
+        return f"mlflow ui --backend-store-uri {redact(self.uri)}"
 
     def finished_run(self, config_hash: str) -> Any:
         """The latest FINISHED run of this experiment with ``config_hash``, if any (for resume)."""
-        found = self.client.search_runs(
-            [self.experiment_id()],
-            filter_string=f"tags.config_hash = '{config_hash}' and attributes.status = 'FINISHED'",
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
+        found = self.search([self.experiment_id()], tags={"config_hash": config_hash}, status="FINISHED", max_results=1)
         return found[0] if found else None
+
+    def close_zombies(self, config_hash: str) -> list[str]:
+        """Close RUNNING runs of ``config_hash`` whose process is gone (``kill -9``, a crashed
+        host process): KILLED, with the reason in the ``error`` tag. Returns their ids."""
+        closed = []
+        for run in self.search([self.experiment_id()], tags={"config_hash": config_hash}, status="RUNNING"):
+            if is_dead(run):
+                self.terminate(run.info.run_id, "KILLED", f"closed by resume: process {run.data.tags.get('pid')} "
+                               f"on {run.data.tags.get('host')} is gone (killed); rerun as run of this resume")  # fmt: skip
+                closed.append(run.info.run_id)
+        return closed
+
+
+def is_dead(run: Any) -> bool:
+    """A RUNNING run whose recorded process no longer exists on this host (unknowable elsewhere)."""
+    tags = run.data.tags
+    if run.info.status != "RUNNING" or tags.get("host") != socket.gethostname() or not str(tags.get("pid", "")).isdigit():
+        return False
+    pid = int(tags["pid"])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _started_after(pid, run.info.start_time or 0)  # the pid was reused by a newer process
+
+
+def _started_after(pid: int, start_ms: int) -> bool:
+    """True when process ``pid`` started after the run did (Linux /proc; False when unknowable)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        with open("/proc/stat") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime"))
+        started_s = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    return started_s * 1000 > start_ms + 2000
 
 
 def build_tracker(cfg: Mapping[str, Any]) -> Tracker:

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import ConfigError
+from runner import signals
+from runner.redaction import install_stream_redaction
 
 
 @dataclass
@@ -73,10 +75,9 @@ def tune(
     import datasets
     import optuna
 
-    from runner.configs import compose
-    from runner.job import JobContext, run_job
+    from runner.configs import compose, to_plain
+    from runner.job import JobContext, run_job, validate
     from runner.tracking import build_tracker
-    from runner.configs import to_plain
 
     datasets.disable_progress_bars()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -87,6 +88,7 @@ def tune(
         sampler=optuna.samplers.TPESampler(seed=seed),
     )  # fmt: skip
     base = to_plain(compose(overrides))
+    validate(base)  # a typo in the fixed overrides costs no study, no parent run
     tracker = build_tracker(base["tracking"])
     sweep_id = f"optuna-{study_name}-{uuid.uuid4().hex[:6]}"
     parent = None
@@ -104,13 +106,17 @@ def tune(
         trial.set_user_attr("mlflow_run_id", result.run_id)
         return float(result.metrics[objective])
 
+    status = "KILLED"  # unless optimize returns: Ctrl-C / SIGTERM end the parent KILLED, not FINISHED
     try:
         study.optimize(run_trial, n_trials=trials, catch=(Exception,))
+        status = "FINISHED"
     finally:
         if parent is not None:
             states = [t.state.name for t in study.trials]
             parent.log_metrics({"tune/trials": float(len(states)), "tune/failed": float(states.count("FAIL"))})
-            parent.finish("FINISHED")
+            if status == "KILLED":
+                parent.set_tags({"error": "interrupted"})
+            parent.finish(status)
     return study
 
 
@@ -124,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--direction", choices=["maximize", "minimize"], default="maximize")
     parser.add_argument("--seed", type=int, default=0)
     args, overrides = parser.parse_known_args(argv)
+    install_stream_redaction()
+    signals.install()
     try:
         params = [parse_param(p) for p in args.param]
         if not params:
@@ -132,6 +140,9 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt as exc:  # the trial's run and the parent are already KILLED
+        print(f"Interrupted by {signals.signal_name(exc)}; the study's parent run is KILLED.", file=sys.stderr)
+        sys.exit(signals.exit_code(exc))
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     failed = [t for t in study.trials if t.state.name == "FAIL"]
     print(f"study '{args.study}' ({args.storage}): {len(done)} complete, {len(failed)} failed trial(s)")

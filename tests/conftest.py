@@ -13,6 +13,7 @@ from runner.configs import compose  # noqa: F401  (re-exported for the tests)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.pop("MLFLOW_TRACKING_URI", None)  # tests name their stores; a developer's variable must not redirect them
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"

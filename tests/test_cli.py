@@ -54,10 +54,7 @@ def test_failed_job_does_not_stop_the_sweep(outputs: Path) -> None:
     runs = runs_of(outputs, "cli_fail")
     children = {r.data.params["trainer.lr"]: r for r in runs if "mlflow.parentRunId" in r.data.tags}
     assert children["0.001"].info.status == "FINISHED"
-    assert children["-1"].info.status == "FAILED" and children["0"].info.status == "FAILED"
-    client = MlflowClient(f"sqlite:///{outputs}/mlflow.db")
-    tb = Path(client.download_artifacts(children["-1"].info.run_id, "error/traceback.txt")).read_text()
-    assert "Traceback" in tb and "trainer.lr: got -1" in tb
+    assert set(children) == {"0.001"}  # config mistakes are caught before a run is opened: no empty FAILED runs
     (parent,) = [r for r in runs if r.data.tags.get("sweep") == "parent"]
     assert parent.info.status == "FAILED" and parent.data.metrics["sweep/failed"] == 2
 

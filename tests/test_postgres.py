@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,40 @@ def test_jobs_and_sweeps_track_to_postgresql(postgres_uri: str, tmp_path) -> Non
     runs = client.search_runs([client.get_experiment_by_name("pg").experiment_id])
     assert client.get_run(result.run_id).info.status == "FINISHED"
     assert len([r for r in runs if "mlflow.parentRunId" in r.data.tags]) == 2 and len(runs) == 4
+
+
+def _files_holding(root: Path, secret: str) -> list[str]:
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            try:
+                if secret in path.read_bytes().decode("utf-8", "ignore"):
+                    found.append(str(path.relative_to(root)))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_password_in_the_uri_is_never_written_or_printed(postgres_uri: str, tmp_path: Path) -> None:
+    """Params, tags, run names, config artifacts, Hydra's .hydra/ and multirun.yaml, logs, console."""
+    from mlflow import MlflowClient
+
+    secret = "s3cret-Pw9"
+    uri = postgres_uri.replace("postgres@", f"postgres:{secret}@")  # trust auth: the password is accepted
+    common = [*FAST, "dataset=breast_cancer", f"tracking.uri={uri}", f"tracking.artifact_root={tmp_path}/artifacts",
+              f"paths.outputs={tmp_path}", "experiment_name=pg_secret"]  # fmt: skip
+    single = cli(*common)
+    sweep = cli("-m", "seed=0,1", *common)
+    typo = cli(*common, f"tracking.urii={uri}")  # Hydra's own error line echoes the override
+    assert single.returncode == 0 and sweep.returncode == 0, (single.stderr[-2000:], sweep.stderr[-2000:])
+    assert typo.returncode == 1 and "tracking.urii" in typo.stderr
+    for res in (single, sweep, typo):
+        assert secret not in res.stdout + res.stderr
+    assert "postgres:***@" in single.stdout  # the URI is still shown, redacted
+    assert _files_holding(tmp_path, secret) == []
+    client = MlflowClient(postgres_uri)
+    runs = client.search_runs([client.get_experiment_by_name("pg_secret").experiment_id])
+    assert len(runs) == 4
+    for run in runs:
+        assert secret not in repr((run.info.run_name, run.data.params, run.data.tags))
+    assert any("***" in r.data.params.get("tracking.uri", "") for r in runs)

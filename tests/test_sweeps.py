@@ -31,7 +31,8 @@ def test_compare_groups_arms_with_ci_paired_tests_and_failures(outputs: Path, tm
     for loss in values:
         for seed in range(3):
             values[loss][seed] = job(outputs, "t_compare", "dataset=breast_cancer", f"loss={loss}", f"seed={seed}").metrics["test/macro_f1"]
-    job(outputs, "t_compare", "dataset=breast_cancer", "loss=focal", "seed=3", "loss.gamma=-1", raises=True)
+    job(outputs, "t_compare", "dataset=hf", "dataset.path=csv", "dataset.data_files=/nonexistent/t.csv", "loss=focal", "seed=3", raises=True)
+    job(outputs, "t_compare", "dataset=breast_cancer", "loss=focal", "seed=4", "loss.gamma=-1", raises=True)  # a typo: no run
     rows, files = compare("t_compare", by=["loss"], uri=f"sqlite:///{outputs}/mlflow.db", out=tmp_path, baseline="ce")
     by_arm = {r["loss"]: r for r in rows}
     assert set(by_arm) == {"ce", "focal"} and by_arm["focal"]["failed"] == 1 and by_arm["ce"]["failed"] == 0

@@ -56,3 +56,36 @@ def test_resampling_is_cached_across_a_loss_sweep(tmp_path: Path) -> None:
     assert "resample/cache_hit" not in off
     same = {k: v for k, v in first.items() if not k.startswith(("time/", "resample/cache"))}
     assert same == {k: v for k, v in off.items() if not k.startswith(("time/", "resample/cache"))}
+
+
+def test_corrupt_or_planted_cache_entries_are_recomputed_with_a_warning(tmp_path: Path, caplog) -> None:
+    """A truncated entry, a well-formed entry with planted arrays, and one copied from another
+    key: each is rejected (warning), recomputed, and the job's metrics equal the clean run's."""
+    import shutil
+
+    import numpy as np
+
+    common = [*FAST, f"paths.outputs={tmp_path}", "tracking=none", "dataset=breast_cancer", "resampler=smote"]
+    clean = run_job(compose(common), JobContext()).metrics
+    (entry,) = (tmp_path / "cache" / "resample").glob("*.npz")
+    good = entry.read_bytes()
+
+    def again() -> dict:
+        caplog.clear()
+        out = run_job(compose(common), JobContext()).metrics
+        assert out["resample/cache_hit"] == 0.0 and "resample cache: entry" in caplog.text
+        return {k: v for k, v in out.items() if not k.startswith(("time/", "resample/cache"))}
+
+    expected = {k: v for k, v in clean.items() if not k.startswith(("time/", "resample/cache"))}
+    entry.write_bytes(good[: len(good) // 2])  # truncated
+    assert again() == expected
+    with np.load(entry) as f:
+        X, y, meta = f["X"], f["y"], f["meta"]
+    np.savez(entry, X=X[:5], y=np.zeros(5, dtype=y.dtype), meta=meta)  # planted rows, metadata intact
+    assert again() == expected
+    run_job(compose([*common, "seed=1"]), JobContext())  # another key's valid entry...
+    (foreign,) = [p for p in (tmp_path / "cache" / "resample").glob("*.npz") if p != entry]
+    shutil.copy(foreign, entry)  # ...planted under this job's key
+    assert again() == expected
+    caplog.clear()
+    assert run_job(compose(common), JobContext()).metrics["resample/cache_hit"] == 1.0 and "resample cache" not in caplog.text
