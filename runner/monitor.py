@@ -25,6 +25,7 @@ import torch
 
 from components.errors import ConfigError
 from runner.evaluation import classification_metrics
+from runner.keys import safe
 
 PER_EPOCH = ("val/loss", "val/log_loss", "val/macro_f1", "val/roc_auc")  # computed every epoch, cheap
 SCORES = ("macro_f1", "roc_auc", "pr_auc", "balanced_accuracy", "accuracy", "loss", "log_loss")
@@ -34,8 +35,6 @@ MINIMISED = ("val/loss", "val/log_loss")
 
 def check_monitor(key: str, class_names: list[str] | None = None) -> None:
     """``trainer.monitor`` must name a validation metric the trainer computes every epoch."""
-    from components.quality import safe
-
     options = [f"val/{s}" for s in SCORES]
     if key in options:
         return
