@@ -20,10 +20,13 @@ independent of units: shrinking raw features toward μ·I would drown small-unit
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from components.errors import ConfigError
 
 Estimator = Literal["auto", "empirical", "ledoit_wolf", "oas"]
 SHRINKAGE = ("ledoit_wolf", "oas")
@@ -44,6 +47,31 @@ class Footing:
     def singular(self, max_condition: float) -> bool:
         """True when the sample covariance cannot be inverted reliably."""
         return self.d >= self.n or self.rank < self.d or not self.condition <= max_condition
+
+
+def choose_estimate(
+    requested: str, f: Footing, max_condition: float, *, key: str, who: str, fallback_note: str, refusal: str, stacklevel: int
+) -> str:
+    """The covariance estimate to use, shared by every component that inverts one.
+
+    ``auto`` keeps the sample covariance on a sound footing and otherwise shrinks it (Ledoit-Wolf)
+    with one warning naming n, d, rank, condition number and the options; ``empirical`` with
+    d >= n refuses at once (``refusal`` says what would go wrong); shrinkage estimates pass.
+    """
+    if requested == "auto":
+        if not f.singular(max_condition):
+            return "empirical"
+        warnings.warn(
+            f"{who}: {f.describe()}: {fallback_note} (options: {key}.covariance=ledoit_wolf|oas|empirical, or reducer=pca)",
+            stacklevel=stacklevel + 1,
+        )
+        return "ledoit_wolf"
+    if requested == "empirical" and f.d >= f.n:
+        raise ConfigError(
+            f"{key}.covariance: {refusal[0]} needs more rows than features; got {f.describe()} ({refusal[1]}). "
+            f"Use covariance=auto, ledoit_wolf or oas, or reducer=pca first."
+        )
+    return requested
 
 
 def standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

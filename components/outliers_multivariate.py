@@ -26,7 +26,7 @@ import numpy as np
 from scipy import stats
 
 from components.cost import MaxCost, guard
-from components.covariance import Estimator, ShrunkSpectrum, footing
+from components.covariance import Estimator, ShrunkSpectrum, choose_estimate, footing
 from components.errors import ConfigError
 from components.outliers import OUTLIERS, RUNTIME, Alpha, OutlierStep, Rule
 from components.registry import Interval
@@ -64,13 +64,11 @@ class MahalanobisRule(Rule):
         dense = self.covariance == "empirical" or (self.covariance == "auto" and not f.singular(self.max_condition))
         flops = n * d * d + 10.0 * d**3 if dense else 6.0 * n * d * min(n, d)  # d × d inverse, or the n × d SVD
         guard(self.key, "mahalanobis (covariance + inverse)", n, d, flops, self.max_cost_s, "use outlier=isolation_forest or reducer=pca")
-        method = self.covariance
-        if method == "auto":
-            method = "ledoit_wolf" if f.singular(self.max_condition) else "empirical"
-            if method != "empirical":
-                warnings.warn(f"outlier (mahalanobis): {f.describe()}: the sample covariance cannot be inverted reliably; using the Ledoit-Wolf shrinkage estimate (options: {self.key}.covariance=ledoit_wolf|oas|empirical, or reducer=pca)", stacklevel=2)
-        elif method == "empirical" and d >= n:
-            raise ConfigError(f"{self.key}.covariance: 'empirical' needs more rows than features; got {f.describe()} (Σ is singular). Use covariance=auto, ledoit_wolf or oas, or reducer=pca first.")
+        method = choose_estimate(
+            self.covariance, f, self.max_condition, key=self.key, who="outlier (mahalanobis)", stacklevel=2,
+            fallback_note="the sample covariance cannot be inverted reliably; using the Ledoit-Wolf shrinkage estimate",
+            refusal=("'empirical'", "Σ is singular"),
+        )  # fmt: skip
         self.method_used = method
         if method == "empirical":
             self.mean, cov = X.mean(0), np.cov(X, rowvar=False).reshape(d, d)

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import warnings
 
 import numpy as np
 from sklearn import preprocessing
 
 from components.base import FittedTransform
 from components.cost import MaxCost, guard
-from components.covariance import Estimator, ShrunkSpectrum, footing
+from components.covariance import Estimator, ShrunkSpectrum, choose_estimate, footing
 from components.errors import ConfigError
 from components.registry import Interval, get_registry
 
@@ -152,13 +151,11 @@ class Whiten(FittedTransform):
     def _choose(self, X: np.ndarray) -> str:
         f = self.footing_ = footing(X)
         n, d = X.shape
-        method = self.covariance
-        if method == "auto":
-            method = "ledoit_wolf" if f.singular(self.max_condition) else "empirical"
-            if method != "empirical":
-                warnings.warn(f"scaler (whiten): {f.describe()}: the sample covariance is singular or ill-conditioned; whitening with the Ledoit-Wolf shrinkage estimate (options: scaler.covariance=ledoit_wolf|oas|empirical, or reducer=pca)", stacklevel=3)
-        elif method == "empirical" and d >= n:
-            raise ConfigError(f"scaler.covariance: 'empirical' whitening needs more rows than features; got {f.describe()} (Σ^(-1/2) would amplify the directions train does not span). Use covariance=auto, ledoit_wolf or oas, or reducer=pca first.")
+        method = choose_estimate(
+            self.covariance, f, self.max_condition, key="scaler", who="scaler (whiten)", stacklevel=3,
+            fallback_note="the sample covariance is singular or ill-conditioned; whitening with the Ledoit-Wolf shrinkage estimate",
+            refusal=("'empirical' whitening", "Σ^(-1/2) would amplify the directions train does not span"),
+        )  # fmt: skip
         flops = n * d * d + 10.0 * d**3 if method == "empirical" else 6.0 * n * d * min(n, d)
         guard("scaler", f"whiten ({method} covariance)", n, d, flops, self.max_cost_s, "use scaler=standard, or reducer=pca with reducer.whiten=true")
         return method
