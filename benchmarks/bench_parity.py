@@ -34,35 +34,24 @@ COMMON = ["tracking=none", "quality=none", "progress=false", "scaler=standard", 
 def same_rows(overrides: list[str], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The training and test matrices a job with these overrides trains and tests on."""
     import components
-    from components import get_registry
     from runner.configs import compose, to_plain
     from runner.data import prepare
-    from runner.pipeline import Preprocessor
+    from runner.job import build_preprocessor
 
     components.load_builtin()
     plain = to_plain(compose([*COMMON, *overrides, f"seed={seed}"]))
     data = prepare(plain["dataset"], plain["split"], seed)
-    names = data.class_names
-    pre = Preprocessor(
-        outlier=get_registry("outlier").build(plain["outlier"], "outlier", class_names=names, seed=seed),
-        scaler=get_registry("scaler").build(plain["scaler"], "scaler"),
-        resampler=get_registry("resampler").build(
-            plain["resampler"], "resampler", class_names=names, categorical_groups=data.encoder.categorical_groups_,
-            seed=seed, device="cpu",
-        ),  # fmt: skip
-        n_numeric=data.encoder.n_numeric_,
-    )
+    pre = build_preprocessor(plain, data, seed, "cpu")
     X, y, _ = pre.fit_resample(data.train.X, data.train.y)
     return X, y, pre.transform(data.test.X), data.test.y
 
 
 def scores(y: np.ndarray, proba: np.ndarray) -> tuple[float, float]:
-    """ROC-AUC (binary: class 1; multi-class: one-vs-rest macro, as the runner) and log loss."""
-    from sklearn.metrics import log_loss, roc_auc_score
+    """ROC-AUC and log loss exactly as the runner computes them (``runner.evaluation``)."""
+    from runner.evaluation import classification_metrics
 
-    k = proba.shape[1]
-    auc = roc_auc_score(y, proba[:, 1]) if k == 2 else roc_auc_score(y, proba, multi_class="ovr", average="macro")
-    return float(auc), float(log_loss(y, np.clip(proba, 1e-12, 1), labels=np.arange(k)))
+    m = classification_metrics(y, proba, [str(i) for i in range(proba.shape[1])])
+    return m["roc_auc"], m["log_loss"]
 
 
 def theirs(model: str, overrides: list[str], seed: int) -> tuple[float, float, float]:

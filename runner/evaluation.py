@@ -16,13 +16,20 @@ from components.quality import safe
 
 
 @torch.no_grad()
-def predict_proba(model: torch.nn.Module, X: torch.Tensor, batch_size: int = 65_536) -> np.ndarray:
-    """Class probabilities for rows already on the model's device, in large batches."""
+def predict_logits(model: torch.nn.Module, X: torch.Tensor, batch_size: int = 65_536) -> torch.Tensor:
+    """Logits for rows already on the model's device, in large batches, in eval mode."""
     was_training = model.training
     model.eval()
-    out = [torch.softmax(model(X[i : i + batch_size]).float(), dim=1) for i in range(0, X.shape[0], batch_size)]
+    out = [model(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)]
     model.train(was_training)
-    return torch.cat(out).cpu().numpy() if out else np.zeros((0, 0), dtype=np.float32)
+    return torch.cat(out) if out else torch.zeros((0, 0), device=X.device)
+
+
+def predict_proba(model: torch.nn.Module, X: torch.Tensor, batch_size: int = 65_536) -> np.ndarray:
+    """Class probabilities for rows already on the model's device, in large batches."""
+    if X.shape[0] == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    return torch.softmax(predict_logits(model, X, batch_size).float(), dim=1).cpu().numpy()
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, sample_weight: np.ndarray | None = None) -> float:

@@ -196,6 +196,21 @@ def _resample_cache(plain: Mapping[str, Any], fingerprint: str, seed: int, devic
     return ResampleCache(cache_cfg["dir"], cache_key(**inputs), inputs)  # the entry stores and checks its inputs
 
 
+def build_preprocessor(plain: Mapping[str, Any], data: Any, seed: int, device: str) -> Preprocessor:
+    """The job's outlier -> scaler -> reducer -> resampler steps, unfitted (also for benchmarks)."""
+    names = data.class_names
+    return Preprocessor(
+        outlier=get_registry("outlier").build(plain["outlier"], "outlier", class_names=names, seed=seed),
+        scaler=get_registry("scaler").build(plain["scaler"], "scaler"),
+        resampler=get_registry("resampler").build(
+            plain["resampler"], "resampler", class_names=names, categorical_groups=data.encoder.categorical_groups_,
+            seed=seed, device=device,
+        ),  # fmt: skip
+        n_numeric=data.encoder.n_numeric_,
+        reducer=get_registry("reducer").build(plain["reducer"], "reducer", seed=seed),
+    )
+
+
 def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     """The linear assembly of one job; returns the logged val/test metrics."""
     validate(plain)
@@ -216,20 +231,7 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
         quality, drift, data_metrics = data_reports(data, quality_settings, seed)
         run.log_metrics(data_metrics)
 
-    pre = Preprocessor(
-        outlier=get_registry("outlier").build(plain["outlier"], "outlier", class_names=names, seed=seed),
-        scaler=get_registry("scaler").build(plain["scaler"], "scaler"),
-        resampler=get_registry("resampler").build(
-            plain["resampler"],
-            "resampler",
-            class_names=names,
-            categorical_groups=data.encoder.categorical_groups_,
-            seed=seed,
-            device=str(device),
-        ),
-        n_numeric=data.encoder.n_numeric_,
-        reducer=get_registry("reducer").build(plain["reducer"], "reducer", seed=seed),
-    )
+    pre = build_preprocessor(plain, data, seed, str(device))
     cache = _resample_cache(plain, data.fingerprint, seed, str(device))
     X_train, y_train, report = pre.fit_resample(data.train.X, data.train.y, cache)
     after = _class_counts(y_train, k)

@@ -33,6 +33,7 @@ from torch import nn
 from components.augment import MixedTargets
 from components.errors import ConfigError
 from components.registry import Interval, get_registry
+from runner.evaluation import predict_logits
 from runner.lbfgs import fit_lbfgs
 from runner.monitor import Monitor, check_monitor, epoch_metrics, resolve_mode
 
@@ -66,7 +67,7 @@ class TrainerSettings:
     @staticmethod
     def check_params(params: dict[str, Any], key: str) -> None:
         """The monitor must be a validation metric the trainer computes (checked before any data)."""
-        check_monitor(str(params.get("monitor", "val/log_loss")))
+        check_monitor(str(params.get("monitor", TrainerSettings.monitor)))
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -116,9 +117,7 @@ def init_output_bias(model: nn.Module, y: torch.Tensor, num_classes: int, weight
     layers = [m for m in model.modules() if isinstance(m, nn.Linear) and m.out_features == num_classes]
     if not layers or layers[-1].bias is None:
         return
-    counts = torch.bincount(y, weights=weight, minlength=num_classes).double() if weight is not None else torch.bincount(
-        y, minlength=num_classes
-    ).double()
+    counts = torch.bincount(y, weights=weight, minlength=num_classes).double()
     prior = (counts + 1e-3) / (counts.sum() + 1e-3 * num_classes)  # never log(0) for an empty class
     with torch.no_grad():
         layers[-1].bias.copy_(prior.log().to(layers[-1].bias))
@@ -128,9 +127,9 @@ def init_output_bias(model: nn.Module, y: torch.Tensor, num_classes: int, weight
 class History:
     """Per-epoch values, the kept epoch and how training ended."""
 
+    monitor: str
+    optimizer: str
     epochs: list[dict[str, float]] = field(default_factory=list)
-    monitor: str = "val/log_loss"
-    optimizer: str = "adam"
     best_epoch: int = -1
     best_score: float = float("nan")
     stopped_early: bool = False
@@ -180,15 +179,6 @@ def _minibatch_epoch(model, loss_fn, augment, X, y, sw, optimizer, generator, bs
         total += loss.detach() * idx.numel()
         seen += idx.numel()
     return float(total.item() / max(seen, 1))
-
-
-def _logits(model: nn.Module, X: torch.Tensor, batch_size: int) -> torch.Tensor:
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        out = torch.cat([model(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)])
-    model.train(was_training)
-    return out
 
 
 def train(
@@ -281,10 +271,11 @@ class _EpochEnd:
         if getattr(self.loss_fn, "stage", None) != self.stage:  # a new stage: earlier values are another objective
             self.stage = getattr(self.loss_fn, "stage", None)
             self.monitor.reset()
-        lr = float(self.optimizer.param_groups[0]["lr"]) if self.optimizer is not None else float("nan")
-        row = {"train/loss": train_loss, **({"train/lr": lr} if self.optimizer is not None else {})}
+        row = {"train/loss": train_loss}
+        if self.optimizer is not None:  # L-BFGS has no learning rate to log
+            row["train/lr"] = float(self.optimizer.param_groups[0]["lr"])
         dtype = next(self.model.parameters()).dtype  # float64 during an L-BFGS fit
-        logits = _logits(self.model, self.X_val.to(dtype), s.eval_batch_size)
+        logits = predict_logits(self.model, self.X_val.to(dtype), s.eval_batch_size)
         row.update(epoch_metrics(logits, self.y_val, self.loss_fn, self.val_loss_weight, self.val_weight, self.names, key))
         if self.stage is not None:  # staged losses (enhanced_focal) log which stage ran
             row["train/loss_stage"] = float(self.stage)
