@@ -111,7 +111,7 @@ def shrinkage(Z: np.ndarray, method: Literal["ledoit_wolf", "oas"]) -> float:
 
     if method == "ledoit_wolf":
         return float(ledoit_wolf_shrinkage(Z, assume_centered=True))
-    return float(OAS(assume_centered=True).fit(Z).shrinkage_)
+    return float(OAS(assume_centered=True, store_precision=False).fit(Z).shrinkage_)
 
 
 class ShrunkSpectrum:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,6 +63,6 @@ def check_csv_header(path: str, data_files: Any) -> None:
                 header = next(csv.reader(handle), [])
         except OSError:
             continue
-        dupes = sorted({c for c in header if header.count(c) > 1})
+        dupes = sorted(c for c, count in Counter(header).items() if count > 1)
         if dupes:
             raise ConfigError(f"dataset.data_files={f}: duplicate column name(s) {', '.join(map(repr, dupes))} in the header; rename them.")

@@ -18,14 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from components.dataset_checks import check_csv_header, load_error
+from components.dataset_checks import _is_local, check_csv_header, load_error
 from components.datasets import DATASETS, LoadedData, _as_dataset_dict
 from components.errors import ConfigError
 
 SPLIT_NAMES = ("train", "validation", "test")
 _SPLIT_ALIASES = {"validation": ("validation", "valid", "val", "dev"), "test": ("test",), "train": ("train",)}
-def _is_local(path: str) -> bool:
-    return "://" not in path and not any(ch in path for ch in "*?[")
 
 
 def _check_local_files(data_files: Any) -> None:

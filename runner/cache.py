@@ -26,8 +26,9 @@ import numpy as np
 
 log = logging.getLogger("runner")
 # The code whose output is cached: a change in any of these files invalidates every entry.
-CODE = ("components/resamplers.py", "components/outliers.py", "components/scalers.py", "components/neighbors.py",
-        "components/deepsmote.py", "runner/pipeline.py", "runner/cache.py")  # fmt: skip
+CODE = ("components/resamplers.py", "components/outliers.py", "components/outliers_multivariate.py", "components/scalers.py",
+        "components/covariance.py", "components/reducers.py", "components/neighbors.py", "components/deepsmote.py",
+        "runner/encoding.py", "runner/pipeline.py", "runner/cache.py")  # fmt: skip
 
 
 def cache_key(**parts: Any) -> str:
@@ -51,7 +52,7 @@ def checksum(X: np.ndarray, y: np.ndarray) -> str:
     h = hashlib.sha256()
     for a in (X, y):
         h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
     return h.hexdigest()
 
 

@@ -53,8 +53,9 @@ def check_features(train: Any, features: list[str]) -> int:
     table = train.data.table
     infinite: list[str] = []
     suspect = 0
+    present = set(table.column_names)
     for name in features:
-        if name not in table.column_names:
+        if name not in present:
             continue
         column = table.column(name)
         if pa.types.is_floating(column.type):

@@ -102,7 +102,7 @@ class TableEncoder(FittedTransform):
 
     def fit(self, ds: Any, y: Any = None) -> TableEncoder:
         schema = ds.data.table.schema
-        features = ds.features  # a deep copy of every column's feature per access: read it once
+        features = ds.info.features  # not ds.features: that deep-copies every column's feature per access
         kinds = {c: _kind(features[c], schema.field(c).type) for c in self.features}
         bad = {c: str(features[c]) for c, k in kinds.items() if k == "unsupported"}
         if bad:
@@ -147,7 +147,7 @@ class TableEncoder(FittedTransform):
         import datasets as hf
 
         table = arrow_table(ds, self.categorical_)
-        features = ds.features
+        features = ds.info.features  # not ds.features: that deep-copies every column's feature
         cols = []
         for c in self.categorical_:
             values = table.column(c).to_numpy(zero_copy_only=False)

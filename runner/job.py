@@ -212,8 +212,7 @@ def build_preprocessor(plain: Mapping[str, Any], data: Any, seed: int, device: s
 
 
 def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
-    """The linear assembly of one job; returns the logged val/test metrics."""
-    validate(plain)
+    """The linear assembly of one job (``plain`` already validated by ``run_job``); returns the logged val/test metrics."""
     seed = int(plain["seed"])
     settings: TrainerSettings = get_registry("trainer").build(plain["trainer"], "trainer")
     device = resolve_device(settings.device)

@@ -53,11 +53,13 @@ class Preprocessor:
         n = X.shape[1] if self.n_numeric is None else self.n_numeric
         self.scaler.fit(X[:, :n], y)
         report.update(getattr(self.scaler, "report", dict)())
+        numeric = self.scaler.transform(X[:, :n])  # once: the reducer fits on it and keeps it
         if self.reducer is not None:
-            self.reducer.fit(self.scaler.transform(X[:, :n]), y)
+            self.reducer.fit(numeric, y)
             report.update(self.reducer.report())
             self._shift_categorical_groups(self.reducer.n_features_out_ - n)
-        X = self._scale(X)
+            numeric = self.reducer.transform(numeric)
+        X = numeric if n == X.shape[1] else np.concatenate([numeric, X[:, n:]], axis=1)
         t1 = time.perf_counter()
         hit = cache.load() if cache is not None else None
         if hit is not None:

@@ -9,7 +9,6 @@ Query-string secrets (``?password=...``, ``token=...``) are masked the same way.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,19 +22,6 @@ def redact(text: Any) -> str:
     """``text`` with any URI password or secret query value replaced by ``***``."""
     out = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}{m['sep']}{MASK}@", str(text))
     return _QUERY.sub(lambda m: f"{m['key']}{MASK}", out)
-
-
-def has_secret(text: Any) -> bool:
-    return redact(text) != str(text)
-
-
-def redact_tree(value: Any) -> Any:
-    """A config tree (dicts, lists, scalars) with every string value redacted."""
-    if isinstance(value, Mapping):
-        return {k: redact_tree(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_tree(v) for v in value]
-    return redact(value) if isinstance(value, str) and has_secret(value) else value
 
 
 def redact_file(path: Path) -> bool:

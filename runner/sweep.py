@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner.configs import sweep_uid
 from runner.redaction import redact, redact_hydra_outputs
-from runner.tracking import TrackingError, build_tracker
+from runner.tracking import TrackingError, build_tracker, pid_alive
 
 log = logging.getLogger("runner")
 FAILURE_FILE = "failure.json"
@@ -66,22 +66,12 @@ def probe_writable(folder: Path, size: int = 256 * 1024) -> None:
             pass
 
 
-def _pid_alive(pid: Any) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError, TypeError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _claim(sweep_dir: Path, record: dict[str, Any]) -> None:
     """Write ``sweep.json``; refuse a folder another live sweep is using (a fixed hydra.sweep.dir)."""
     path = sweep_dir / "sweep.json"
     if path.exists():
         other = json.loads(path.read_text() or "{}")
-        if other.get("sweep_id") != record["sweep_id"] and other.get("pid") != os.getpid() and _pid_alive(other.get("pid")):
+        if other.get("sweep_id") != record["sweep_id"] and other.get("pid") != os.getpid() and pid_alive(other.get("pid")):
             print(
                 f"Error: hydra.sweep.dir={sweep_dir} is in use by sweep {other.get('sweep_id')} (pid {other.get('pid')}); "
                 "leave hydra.sweep.dir at its default (unique per invocation) or pick another folder.",

@@ -227,13 +227,20 @@ def is_dead(run: Any) -> bool:
     pid = int(tags["pid"])
     if pid == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return True
-    except PermissionError:
-        return False
     return _started_after(pid, run.info.start_time or 0)  # the pid was reused by a newer process
+
+
+def pid_alive(pid: Any) -> bool:
+    """Whether process ``pid`` exists on this host (one owned by another user counts as alive)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _started_after(pid: int, start_ms: int) -> bool:

@@ -83,12 +83,12 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if storage.startswith("sqlite:///"):
         Path(storage[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    base = to_plain(compose(overrides))
+    validate(base)  # a typo in the fixed overrides costs no study, no parent run
     study = optuna.create_study(
         study_name=study_name, storage=storage, direction=direction, load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed),
     )  # fmt: skip
-    base = to_plain(compose(overrides))
-    validate(base)  # a typo in the fixed overrides costs no study, no parent run
     tracker = build_tracker(base["tracking"])
     sweep_id = f"optuna-{study_name}-{uuid.uuid4().hex[:6]}"
     parent = None
