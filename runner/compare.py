@@ -23,7 +23,7 @@ import numpy as np
 from scipy import stats
 
 from components.errors import ConfigError
-from runner.keys import segment
+from components.keys import segment
 from runner.tracking import is_dead
 
 DEFAULT_URI = f"sqlite:///{Path('outputs').resolve()}/mlflow.db"
