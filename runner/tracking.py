@@ -177,12 +177,14 @@ class MlflowTracker(StoreMixin, Tracker):
     enabled = True
 
     def __init__(
-        self, *, uri: str, experiment: str = "default", artifact_root: str | None = None, flush_interval_s: float = 5.0
+        self, *, uri: str, experiment: str = "default", artifact_root: str | None = None, flush_interval_s: float = 5.0,
+        log_model: bool = True,
     ) -> None:
         self.uri = uri
         self.experiment = experiment
         self.artifact_root = artifact_root
         self.flush_interval_s = float(flush_interval_s)
+        self.log_model = log_model  # read by runner.model_export: the job's pipeline as runs:/<id>/model
         self._client: Any = None
         self._experiment_id: str | None = None
         self.description = f"MLflow at {redact(uri)}, experiment '{experiment}'"

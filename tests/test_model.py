@@ -1,0 +1,171 @@
+"""The logged MLflow model of a job: it reproduces the job's test metrics from raw rows, handles
+categories / NaNs / unseen values, can be turned off, and ``runner.predict`` scores files."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+import components
+from components.datasets import DATASETS
+from components.errors import ConfigError
+from runner.data import check_split, labels, split_loaded
+from runner.evaluation import classification_metrics
+from runner.inference import PROBA_PREFIX, raw_frame, to_dataset
+from runner.job import JobContext, run_job
+from tests.conftest import FAST, ROOT, compose
+
+
+def mixed_csv(path: Path, n: int = 600, seed: int = 0) -> Path:
+    """A table with a numeric column with NaNs, an integer column and a string category with blanks."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.2).astype(int)
+    color = np.where(y == 1, rng.choice(["red", "blue"], n, p=[0.8, 0.2]), rng.choice(["red", "blue", "green"], n, p=[0.1, 0.5, 0.4]))
+    frame = pd.DataFrame({
+        "size": rng.normal(10 + 3 * y, 2.0), "count": rng.integers(0, 5, n) + 2 * y,
+        "color": color, "label": np.where(y == 1, "rare", "common"),
+    })  # fmt: skip
+    frame.loc[rng.random(n) < 0.1, "size"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "color"] = None
+    frame.to_csv(path, index=False)
+    return path
+
+
+def store(outputs: Path) -> str:
+    return f"sqlite:///{outputs}/mlflow.db"
+
+
+def job(outputs: Path, experiment: str, *overrides: str) -> tuple[str, dict[str, Any]]:
+    cfg = compose([*FAST, f"paths.outputs={outputs}", f"experiment_name={experiment}", *overrides])
+    result = run_job(cfg, JobContext(overrides=list(overrides)))
+    from runner.configs import to_plain
+
+    return result.run_id, to_plain(cfg)
+
+
+def raw_test_split(plain: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """The job's raw test rows and labels, rebuilt from its config as runner.data does."""
+    components.load_builtin()
+    loaded = DATASETS.build(plain["dataset"], "dataset")
+    test_size, val_size = check_split(plain.get("split", {}))
+    test = split_loaded(loaded, test_size, val_size, int(plain["seed"]))["test"]
+    return raw_frame(test, list(loaded.features)), labels(test, loaded.label), loaded.class_names
+
+
+def load(outputs: Path, run_id: str) -> Any:
+    mlflow.set_tracking_uri(store(outputs))
+    return mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+
+
+CASES = {
+    "breast_cancer_clip_smote_tuned": ["dataset=breast_cancer", "outlier=iqr", "outlier.action=clip", "scaler=robust",
+                                       "resampler=smote", "decision.tune_threshold=true"],
+    "csv_categories_nans_flag_pca": ["dataset=hf", "dataset.path=csv", "dataset.label=label", "outlier=iqr", "outlier.action=flag",
+                                     "reducer=pca"],
+    "digits_multiclass_tuned": ["dataset=digits", "scaler=minmax", "decision.tune_threshold=true"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def csv_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return mixed_csv(tmp_path_factory.mktemp("csv") / "mixed.csv")
+
+
+def overrides_for(case: str, csv_file: Path) -> list[str]:
+    extra = [f"dataset.data_files={csv_file}"] if case.startswith("csv") else []
+    return [*CASES[case], *extra]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(CASES))
+def test_loaded_model_reproduces_the_jobs_test_metrics(outputs: Path, csv_file: Path, case: str) -> None:
+    run_id, plain = job(outputs, "t_model", *overrides_for(case, csv_file))
+    logged = MlflowClient(store(outputs)).get_run(run_id).data.metrics
+    frame, y, names = raw_test_split(plain)
+    preds = load(outputs, run_id).predict(frame)
+    assert list(preds.columns) == ["label", *(f"{PROBA_PREFIX}{n}" for n in names)] and len(preds) == len(y)
+    proba = preds[[f"{PROBA_PREFIX}{n}" for n in names]].to_numpy()
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    recomputed = classification_metrics(y, proba, names)  # scikit-learn on the loaded model's output
+    for key, value in recomputed.items():
+        assert logged[f"test/{key}"] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+    y_pred = pd.Categorical(preds["label"], categories=names).codes
+    assert (y_pred >= 0).all()
+    if plain["decision"]["tune_threshold"]:  # the label column applies the tuned rule
+        tuned = classification_metrics(y, proba, names, y_pred)
+        for key in ("macro_f1", "accuracy", "balanced_accuracy"):
+            assert logged[f"test_tuned/{key}"] == pytest.approx(tuned[key], rel=1e-9), key
+    else:
+        assert (y_pred == proba.argmax(1)).all()
+    # the logged cost is the size of what was saved
+    local = Path(MlflowClient(store(outputs)).download_artifacts(run_id, "model"))  # type: ignore[arg-type]
+    saved = sum((local / "artifacts" / f).stat().st_size for f in ("pipeline.pkl", "weights.pt"))
+    assert logged["model/size_mb"] == pytest.approx(saved / 1e6) and logged["model/log_s"] > 0
+
+
+@pytest.fixture(scope="module")
+def csv_model(outputs: Path, csv_file: Path) -> tuple[str, Any]:
+    run_id, _ = job(outputs, "t_model_csv", *overrides_for("csv_categories_nans_flag_pca", csv_file))
+    return run_id, load(outputs, run_id)
+
+
+def test_raw_rows_with_unseen_categories_and_nans(csv_model: tuple[str, Any]) -> None:
+    _, model = csv_model
+    pipeline = model.unwrap_python_model().pipeline
+    enc = pipeline.encoder
+    rows = pd.DataFrame({"size": [np.nan, 11.0, 11.0], "count": [1.0, 2.0, 2.0], "color": ["red", "purple", None]})
+    preds = model.predict(rows)
+    assert preds["label"].isin(pipeline.class_names).all()
+    np.testing.assert_allclose(preds.filter(like=PROBA_PREFIX).sum(1), 1.0, rtol=1e-5)
+    X = enc.transform(to_dataset(rows, pipeline.columns))
+    filled = enc.transform(to_dataset(rows.fillna({"size": float(enc.medians_[enc.numeric_.index("size")])}), pipeline.columns))
+    np.testing.assert_array_equal(X[0], filled[0])  # NaN -> the training median
+    onehot = [i for i, n in enumerate(enc.feature_names_) if n.startswith("color_")]
+    assert X[1, onehot].sum() == 0  # unseen category: all-zero one-hot, not an error
+    assert X[2, onehot].sum() == 1 and enc.feature_names_[onehot[int(np.argmax(X[2, onehot]))]] == "color_<missing>"
+    with pytest.raises(Exception, match="count"):  # MLflow's signature names the missing column
+        model.predict(rows.drop(columns=["count"]))
+
+
+def test_log_model_false_logs_no_model_and_a_bad_value_is_one_line(outputs: Path) -> None:
+    run_id, _ = job(outputs, "t_model_off", "tracking.log_model=false", "dataset.n_samples=1000")
+    assert not any(k.startswith("model/") for k in MlflowClient(store(outputs)).get_run(run_id).data.metrics)
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        load(outputs, run_id)
+    with pytest.raises(ConfigError, match=r"tracking\.log_model.*maybe.*boolean"):
+        job(outputs, "t_model_off", "tracking.log_model=maybe")
+
+
+def predict_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runner.predict", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_predict_cli_scores_files_and_folders_and_names_missing_columns(outputs: Path, csv_model: tuple[str, Any], tmp_path: Path, csv_file: Path) -> None:
+    import datasets as hf
+
+    run_id, model = csv_model
+    rows = pd.read_csv(csv_file).head(50)
+    expected = model.predict(rows.drop(columns=["label"]))
+    rows.to_parquet(tmp_path / "rows.parquet")
+    done = predict_cli(run_id, str(tmp_path / "rows.parquet"), "--output", str(tmp_path / "p.parquet"), "--tracking-uri", store(outputs))
+    assert done.returncode == 0, done.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "p.parquet"), expected.reset_index(drop=True))
+    hf.DatasetDict({"test": hf.Dataset.from_pandas(rows)}).save_to_disk(str(tmp_path / "saved"))
+    done = predict_cli(f"runs:/{run_id}/model", str(tmp_path / "saved"), "--output", str(tmp_path / "p.csv"), "--tracking-uri",
+                       store(outputs), "--batch-size", "7")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    got = pd.read_csv(tmp_path / "p.csv")
+    assert list(got["label"]) == list(expected["label"])
+    np.testing.assert_allclose(got.filter(like=PROBA_PREFIX), expected.filter(like=PROBA_PREFIX), rtol=1e-6)
+    rows.drop(columns=["count", "color"]).to_csv(tmp_path / "bad.csv", index=False)
+    done = predict_cli(run_id, str(tmp_path / "bad.csv"), "--output", str(tmp_path / "x.parquet"), "--tracking-uri", store(outputs))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "Error: the input lacks column(s) the model needs: count, color."
