@@ -70,6 +70,7 @@ CASES = {
     "csv_categories_nans_flag_pca": ["dataset=hf", "dataset.path=csv", "dataset.label=label", "outlier=iqr", "outlier.action=flag",
                                      "reducer=pca"],
     "digits_multiclass_tuned": ["dataset=digits", "scaler=minmax", "decision.tune_threshold=true"],
+    "digits_image_cnn": ["dataset=digits", "dataset.as_image=true", "model=cnn", "model.channels=[8]", "dataset.n_classes=3"],
 }  # fmt: skip
 
 
