@@ -266,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lower-is-better", action="store_true", help="for losses: the best arm has the lowest mean")
     parser.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db")
     parser.add_argument("--out", type=Path, default=None, help="folder for the CSV, Markdown and PNG (default: outputs/compare/<target>)")
+    parser.add_argument("--register", metavar="NAME", default=None,
+                        help="register the best arm's model (its run nearest the arm's median) as a new version of NAME")  # fmt: skip
     args = parser.parse_args(argv)
     by = [k.strip() for k in args.by.split(",")] if args.by else None
     from runner.redaction import install_stream_redaction
@@ -280,6 +282,11 @@ def main(argv: list[str] | None = None) -> None:
     if failed:
         print(f"\n{failed} run(s) FAILED (listed per arm in the 'failed' column).")
     print(f"\nWritten: {files['markdown']}, {files['csv']}, {files['chart']}")
+    if args.register:
+        from runner.registry_ops import register_best
+
+        print(register_best(args.target, args.register, args.metric, by, args.tracking_uri, args.lower_is_better,
+                            files["markdown"].read_text()))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -170,3 +170,52 @@ def test_predict_cli_scores_files_and_folders_and_names_missing_columns(outputs:
     done = predict_cli(run_id, str(tmp_path / "bad.csv"), "--output", str(tmp_path / "x.parquet"), "--tracking-uri", store(outputs))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == "Error: the input lacks column(s) the model needs: count, color."
+
+
+@pytest.mark.slow
+def test_compare_register_registers_the_best_arms_median_run(outputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from runner import compare
+
+    sweep = "sw-register-test"
+    small = ["dataset.n_samples=1200", "trainer.epochs=3"]
+    for scaler in ("none", "standard"):
+        for seed in (0, 1, 2):
+            overrides = [f"scaler={scaler}", f"seed={seed}"]
+            cfg = compose([*FAST, *small, f"paths.outputs={outputs}", "experiment_name=t_register", *overrides])
+            run_job(cfg, JobContext(overrides=overrides), extra_tags={"sweep_id": sweep})
+    client = MlflowClient(store(outputs), registry_uri=store(outputs))
+    runs = client.search_runs([client.get_experiment_by_name("t_register").experiment_id])
+    # the expectation, computed here: arms by scaler, best mean ROC-AUC (continuous: no ties), the run nearest its median
+    by_arm: dict[str, list[Any]] = {}
+    for r in runs:
+        by_arm.setdefault(r.data.params["scaler.name"], []).append(r)
+    means = {a: np.mean([r.data.metrics["test/roc_auc"] for r in rs]) for a, rs in by_arm.items()}
+    best = max(means, key=means.__getitem__)
+    assert len(set(means.values())) == 2  # a clear winner (ties within the arm: the earlier run, checked below)
+    median = np.median([r.data.metrics["test/roc_auc"] for r in by_arm[best]])
+    distance = {r.info.run_id: abs(r.data.metrics["test/roc_auc"] - median) for r in by_arm[best]}
+
+    compare.main([sweep, "--tracking-uri", store(outputs), "--out", str(tmp_path), "--register", "dq-winner", "--metric", "test/roc_auc"])
+    printed = capsys.readouterr().out
+    assert "Registered models:/dq-winner/1" in printed
+    version = client.get_model_version("dq-winner", "1")
+    nearest = [r for r in by_arm[best] if distance[r.info.run_id] == min(distance.values())]
+    assert version.run_id == min(nearest, key=lambda r: r.info.start_time).info.run_id
+    assert version.tags["sweep_id"] == sweep and version.tags["arm"] == f"scaler={best}"
+    assert (tmp_path / "comparison.md").read_text() == version.description and "| scaler | n | mean" in version.description
+    mlflow.set_tracking_uri(store(outputs))
+    mlflow.set_registry_uri(store(outputs))
+    preds = mlflow.pyfunc.load_model("models:/dq-winner/1").predict(pd.DataFrame({"x0": [170.0, 150.0], "x1": [70.0, 40.0]}))
+    assert list(preds.columns) == ["label", "proba/majority", "proba/minority"]
+    compare.main([sweep, "--tracking-uri", store(outputs), "--out", str(tmp_path), "--register", "dq-winner", "--metric", "test/roc_auc"])
+    assert client.get_model_version("dq-winner", "2").run_id == version.run_id  # one more version, same choice
+
+
+def test_register_without_a_logged_model_is_one_line(outputs: Path, tmp_path: Path) -> None:
+    from runner import compare
+
+    overrides = ["tracking.log_model=false", "dataset.n_samples=600"]
+    cfg = compose([*FAST, f"paths.outputs={outputs}", "experiment_name=t_register_none", *overrides])
+    run_id = run_job(cfg, JobContext(overrides=overrides), extra_tags={"sweep_id": "sw-no-model"}).run_id
+    with pytest.raises(SystemExit, match=f"run {run_id} .*has no logged model; rerun it with tracking.log_model=true"):
+        compare.main(["sw-no-model", "--tracking-uri", store(outputs), "--out", str(tmp_path), "--register", "dq-none"])
