@@ -39,8 +39,9 @@ class RawColumn:
     names: list[str] = field(default_factory=list)  # ClassLabel: id -> name (ints accepted too)
 
 
-def raw_columns(features: Any, columns: list[str]) -> list[RawColumn]:
-    """The raw input schema from the training split's HF ``Features`` (``ds.info.features``)."""
+def raw_columns(features: Any, columns: list[str], image_shape: tuple[int, ...] | None = None) -> list[RawColumn]:
+    """The raw input schema from the training split's HF ``Features`` (``ds.info.features``); an
+    ``Image`` column takes decoded pixels, (H, W) or (H, W, C) as ``datasets`` decodes them."""
     import datasets as hf
 
     out = []
@@ -50,8 +51,9 @@ def raw_columns(features: Any, columns: list[str]) -> list[RawColumn]:
             out.append(RawColumn(name, "category", names=list(feat.names)))
         elif isinstance(feat, (hf.Array2D, hf.Array3D)):
             out.append(RawColumn(name, "array", tuple(feat.shape)))
-        elif isinstance(feat, hf.Image):
-            raise InputError(f"column '{name}': an Image (file) column cannot be exported; store decoded arrays (Array2D/3D).")
+        elif isinstance(feat, hf.Image) and image_shape is not None:
+            c, h, w = image_shape
+            out.append(RawColumn(name, "array", (h, w) if c == 1 else (h, w, c)))
         elif int(getattr(feat, "length", -1) or -1) > 0:  # a fixed-length number list (List / Sequence)
             out.append(RawColumn(name, "vector", (int(feat.length),)))
         elif isinstance(feat, hf.Value) and feat.dtype in ("string", "large_string"):
@@ -195,6 +197,8 @@ def raw_frame(ds: Any, columns: list[str] | None = None) -> Any:
     features = ds.info.features
     frame = ds.select_columns(columns).to_pandas()
     for c in columns:
+        if isinstance(features[c], hf.Image):  # decoded pixels, as the model takes them
+            frame[c] = list(ds.select_columns([c]).with_format("numpy")[c])
         if isinstance(features[c], hf.ClassLabel):
             names = np.asarray(features[c].names + [None], dtype=object)
             frame[c] = names[frame[c].fillna(-1).astype(np.int64).to_numpy()]

@@ -9,7 +9,7 @@ input example (the first training rows). Loading needs this project's packages i
 pickles refer to ``runner``/``components`` classes): serve with ``--env-manager local`` in the
 project's environment.
 
-Cost: the seconds spent and the size of the saved files are logged as ``model/log_s`` and
+Cost: the seconds spent and the size of the saved files are logged as ``time/model_log_s`` and
 ``model/size_mb``; ``tracking.log_model: false`` turns the whole step off.
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ def build_pipeline(plain: Mapping[str, Any], data: Any, pre: Any, rule: Any = No
     return InferencePipeline(
         encoder=data.encoder,
         preprocessor=inference_pre,
-        columns=raw_columns(data.raw_train.info.features, list(data.raw_features)),
+        columns=raw_columns(data.raw_train.info.features, list(data.raw_features), data.image_shape),
         class_names=list(data.class_names),
         model_config=dict(plain["model"]),
         in_features=in_features,
@@ -140,7 +140,7 @@ def _quiet() -> Iterator[None]:
 
 
 def log_pipeline(run: Any, plain: Mapping[str, Any], data: Any, pre: Any, model: Any, rule: Any = None) -> dict[str, float]:
-    """Log the job's model under ``runs:/<run_id>/model``; returns ``model/log_s`` and ``model/size_mb``."""
+    """Log the job's model under ``runs:/<run_id>/model``; returns ``time/model_log_s`` and ``model/size_mb``."""
     if not enabled(plain, run):
         return {}
     import cloudpickle
@@ -166,4 +166,4 @@ def log_pipeline(run: Any, plain: Mapping[str, Any], data: Any, pre: Any, model:
             )  # fmt: skip
     seconds = time.perf_counter() - t0
     log.info("model: logged as runs:/%s/%s (%.2f MB, %.1f s)", run.run_id, ARTIFACT_NAME, size / 1e6, seconds)
-    return {"model/log_s": seconds, "model/size_mb": size / 1e6}
+    return {"time/model_log_s": seconds, "model/size_mb": size / 1e6}

@@ -108,7 +108,7 @@ def test_loaded_model_reproduces_the_jobs_test_metrics(outputs: Path, csv_file: 
     # the logged cost is the size of what was saved
     local = Path(MlflowClient(store(outputs)).download_artifacts(run_id, "model"))  # type: ignore[arg-type]
     saved = sum((local / "artifacts" / f).stat().st_size for f in ("pipeline.pkl", "weights.pt"))
-    assert logged["model/size_mb"] == pytest.approx(saved / 1e6) and logged["model/log_s"] > 0
+    assert logged["model/size_mb"] == pytest.approx(saved / 1e6) and logged["time/model_log_s"] > 0
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +219,34 @@ def test_register_without_a_logged_model_is_one_line(outputs: Path, tmp_path: Pa
     run_id = run_job(cfg, JobContext(overrides=overrides), extra_tags={"sweep_id": "sw-no-model"}).run_id
     with pytest.raises(SystemExit, match=f"run {run_id} .*has no logged model; rerun it with tracking.log_model=true"):
         compare.main(["sw-no-model", "--tracking-uri", store(outputs), "--out", str(tmp_path), "--register", "dq-none"])
+
+
+@pytest.mark.parametrize("mode,shape", [("L", (1, 4, 5)), ("RGB", (3, 4, 5))])
+def test_an_image_column_takes_decoded_pixels_like_the_encoder_reads_them(mode: str, shape: tuple[int, ...]) -> None:
+    import datasets as hf
+    from PIL import Image
+
+    from runner.encoding import TableEncoder
+    from runner.inference import raw_columns
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (3, 4, 5, 3), dtype=np.uint8)
+    images = [Image.fromarray(p).convert(mode) for p in pixels]
+    ds = hf.Dataset.from_dict({"img": images}, features=hf.Features({"img": hf.Image()}))
+    encoder = TableEncoder(features=["img"], image_shape=shape).fit(ds)
+    columns = raw_columns(ds.info.features, ["img"], shape)
+    frame = raw_frame(ds, ["img"])
+    np.testing.assert_array_equal(encoder.transform(to_dataset(frame, columns)), encoder.transform(ds))
+    frame["img"] = [p.tolist() for p in frame["img"]]  # JSON-like nested lists work the same
+    np.testing.assert_array_equal(encoder.transform(to_dataset(frame, columns)), encoder.transform(ds))
+
+
+def test_no_model_without_mlflow_or_when_switched_off_and_bad_numbers_are_one_line(csv_model: tuple[str, Any]) -> None:
+    from runner import model_export
+    from runner.inference import InputError
+    from runner.tracking import Run
+
+    assert not model_export.enabled({"tracking": {"name": "none"}}, Run())
+    _, model = csv_model
+    with pytest.raises(InputError, match=r"^column 'size': expected numbers, got e.g. 'abc'\.$"):
+        model.predict(pd.DataFrame({"size": ["abc"], "count": [1], "color": ["red"]}))
