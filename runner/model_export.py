@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -129,7 +130,9 @@ def _quiet() -> Iterator[None]:
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*type hints.*")  # MLflow 3 on PythonModel.predict: our signature is explicit
+            yield
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)

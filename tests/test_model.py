@@ -250,3 +250,22 @@ def test_no_model_without_mlflow_or_when_switched_off_and_bad_numbers_are_one_li
     _, model = csv_model
     with pytest.raises(InputError, match=r"^column 'size': expected numbers, got e.g. 'abc'\.$"):
         model.predict(pd.DataFrame({"size": ["abc"], "count": [1], "color": ["red"]}))
+
+
+def test_vector_bool_and_classlabel_columns_convert_like_the_training_split() -> None:
+    import datasets as hf
+
+    from runner.encoding import TableEncoder
+    from runner.inference import raw_columns
+
+    features = hf.Features({"v": hf.List(hf.Value("float32"), length=3), "b": hf.Value("bool"), "n": hf.Value("int64"),
+                            "c": hf.ClassLabel(names=["lo", "hi"])})  # fmt: skip
+    ds = hf.Dataset.from_dict({"v": [[1, 2, 3], [4, 5, 6], [0, 0, 1]], "b": [True, False, True], "n": [1, 2, 3], "c": [0, 1, 1]}, features=features)
+    encoder = TableEncoder(features=list(features)).fit(ds)
+    frame = raw_frame(ds, list(features))
+    assert list(frame["c"]) == ["lo", "hi", "hi"]  # ClassLabel ids -> names
+    columns = raw_columns(ds.info.features, list(features))
+    assert [c.kind for c in columns] == ["vector", "boolean", "number", "category"]
+    np.testing.assert_array_equal(encoder.transform(to_dataset(frame, columns)), encoder.transform(ds))
+    frame["c"] = [0, 1, 1]  # ids, as an HF export stores them, are names too
+    np.testing.assert_array_equal(encoder.transform(to_dataset(frame, columns)), encoder.transform(ds))
