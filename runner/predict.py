@@ -2,7 +2,8 @@
 
 Scores raw rows with a job's logged model (see runner/model_export.py): ``<data>`` is a csv,
 parquet, json or jsonl file, a folder written by ``datasets``' ``save_to_disk`` (a Dataset, or a
-DatasetDict with ``--split``) or a HuggingFace dataset id (from the local cache; offline here).
+DatasetDict with ``--split``), or anything ``datasets.load_dataset`` opens: a folder of data
+files, a HuggingFace dataset id (from the local cache when offline).
 Rows go through the model in batches (``--batch-size``) with a progress bar when there is more
 than one. The output (parquet, or csv by its extension) has one row per input row, in order:
 ``label`` and ``proba/<class>``. Missing or wrongly typed columns stop it with one line naming
@@ -65,8 +66,9 @@ def open_data(source: str, split: str | None) -> tuple[Any, int]:
         except (ValueError, OSError, pd.errors.ParserError) as exc:
             raise PredictError(f"{source}: cannot read it: {str(exc).splitlines()[0]}") from None
         return frame, len(frame)
-    try:
-        data = hf.load_from_disk(str(path)) if path.is_dir() else hf.load_dataset(source)
+    saved = path.is_dir() and any((path / f).exists() for f in ("dataset_dict.json", "dataset_info.json", "state.json"))
+    try:  # a save_to_disk folder; else load_dataset: a hub id (cache) or a folder of data files
+        data = hf.load_from_disk(str(path)) if saved else hf.load_dataset(source)
     except Exception as exc:  # datasets raises many types for a bad path / id; the first line says which
         raise PredictError(f"{source}: not a file, a save_to_disk folder or a cached dataset id: {str(exc).splitlines()[0]}") from None
     if isinstance(data, hf.DatasetDict):

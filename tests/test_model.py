@@ -163,9 +163,15 @@ def test_predict_cli_scores_files_and_folders_and_names_missing_columns(outputs:
     done = predict_cli(f"runs:/{run_id}/model", str(tmp_path / "saved"), "--output", str(tmp_path / "p.csv"), "--tracking-uri",
                        store(outputs), "--batch-size", "7")  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert "50/50" in done.stderr  # the progress bar, 8 batches
     got = pd.read_csv(tmp_path / "p.csv")
     assert list(got["label"]) == list(expected["label"])
     np.testing.assert_allclose(got.filter(like=PROBA_PREFIX), expected.filter(like=PROBA_PREFIX), rtol=1e-6)
+    (tmp_path / "files").mkdir()
+    rows.to_csv(tmp_path / "files" / "test.csv", index=False)  # load_dataset on a folder of files (the hub-id path)
+    done = predict_cli(run_id, str(tmp_path / "files"), "--output", str(tmp_path / "f.parquet"), "--tracking-uri", store(outputs))
+    assert done.returncode == 0, done.stderr
+    assert list(pd.read_parquet(tmp_path / "f.parquet")["label"]) == list(expected["label"])
     rows.drop(columns=["count", "color"]).to_csv(tmp_path / "bad.csv", index=False)
     done = predict_cli(run_id, str(tmp_path / "bad.csv"), "--output", str(tmp_path / "x.parquet"), "--tracking-uri", store(outputs))
     assert done.returncode == 2 and "Traceback" not in done.stderr
