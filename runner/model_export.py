@@ -1,7 +1,9 @@
-"""Log a FINISHED job's fitted inference pipeline as an MLflow pyfunc model (``runs:/<id>/model``).
+"""The ``export_model`` stage: a job's fitted inference pipeline as an MLflow pyfunc model (``runs:/<id>/model``).
 
-What is saved (MLflow's own ``Model.log`` with the pyfunc flavor and a ``PythonModel``; nothing
-hand-rolled beyond the wrapper): ``pipeline.pkl`` (cloudpickle of
+The stage saves the model with MLflow's own ``mlflow.pyfunc.save_model`` (pyfunc flavor, a
+``PythonModel``; nothing hand-rolled beyond the wrapper) into a temporary folder and records its
+files under ``model/`` in the stage's :class:`~runner.state.Logged`, so like every stage it never
+touches the tracker; the edge writes them into the run. Saved: ``pipeline.pkl`` (cloudpickle of
 :class:`runner.inference.InferencePipeline`: the fitted encoder, the fitted preprocessor without
 its train-only resampler, the raw column schema, class names, the model config and the decision
 rule), ``weights.pt`` (the network's ``state_dict``), a signature on the raw input columns and an
@@ -9,8 +11,8 @@ input example (the first training rows). Loading needs this project's packages i
 pickles refer to ``runner``/``components`` classes): serve with ``--env-manager local`` in the
 project's environment.
 
-Cost: the seconds spent and the size of the saved files are logged as ``time/model_log_s`` and
-``model/size_mb``; ``tracking.log_model: false`` turns the whole step off.
+Cost: the seconds spent and the size of the saved folder are logged as ``time/model_log_s`` and
+``model/size_mb``; ``tracking.log_model: false`` (or ``tracking=none``) skips the stage.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.inference import PROBA_PREFIX, InferencePipeline, PipelineModel, RawColumn, raw_columns, raw_frame
+from runner.inference import PROBA_PREFIX, InferencePipeline, RawColumn, raw_columns, raw_frame
 
 log = logging.getLogger("runner")
 ARTIFACT_NAME = "model"
@@ -36,11 +38,10 @@ EXAMPLE_ROWS = 5
 _REQUIREMENTS = ("mlflow", "torch", "scikit-learn", "datasets", "pyarrow", "pandas", "numpy", "cloudpickle", "scipy")
 
 
-def enabled(plain: Mapping[str, Any], run: Any) -> bool:
+def enabled(plain: Mapping[str, Any]) -> bool:
     """Only with MLflow tracking (a run that stores artifacts) and unless ``tracking.log_model: false``."""
-    from runner.tracking import MlflowRun
-
-    return isinstance(run, MlflowRun) and bool((plain.get("tracking") or {}).get("log_model", True))
+    tracking = plain.get("tracking") or {}
+    return tracking.get("name") == "mlflow" and bool(tracking.get("log_model", True))
 
 
 def build_pipeline(plain: Mapping[str, Any], data: Any, pre: Any, rule: Any = None) -> InferencePipeline:
@@ -48,7 +49,7 @@ def build_pipeline(plain: Mapping[str, Any], data: Any, pre: Any, rule: Any = No
     inference_pre = copy.copy(pre)  # shallow: shares the fitted steps, drops only the train-only resampler
     if hasattr(inference_pre, "resampler"):
         inference_pre.resampler = None
-    in_features = int(pre.transform(data.train.X[:1]).shape[1])
+    in_features = int(pre.transform(data.train.X[:1]).shape[1])  # the network's input: after flag columns, reducers
     return InferencePipeline(
         encoder=data.encoder,
         preprocessor=inference_pre,
@@ -109,15 +110,6 @@ def requirements() -> list[str]:
     return out
 
 
-def _destination(run: Any) -> dict[str, Any]:
-    """MLflow 3: a LoggedModel created in the run's own experiment (``Model.log`` alone would use the
-    process-global experiment); ``runs:/<id>/model`` resolves to it. MLflow 2: the run's artifacts."""
-    if not hasattr(run.client, "create_logged_model"):
-        return {"artifact_path": ARTIFACT_NAME}
-    created = run.client.create_logged_model(experiment_id=run.experiment_id, name=ARTIFACT_NAME, source_run_id=run.run_id)
-    return {"artifact_path": None, "name": ARTIFACT_NAME, "model_id": created.model_id}
-
-
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """No artifact progress bars and no MLflow notices about pickling our own wrapper in the job log."""
@@ -142,31 +134,33 @@ def _quiet() -> Iterator[None]:
             os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = before
 
 
-def log_pipeline(run: Any, plain: Mapping[str, Any], data: Any, pre: Any, model: Any, rule: Any = None) -> dict[str, float]:
-    """Log the job's model under ``runs:/<run_id>/model``; returns ``time/model_log_s`` and ``model/size_mb``."""
-    if not enabled(plain, run):
-        return {}
+def export_model(state: Any, logged: Any) -> None:
+    """The stage: save the fitted pipeline as an MLflow model and record its files under ``model/``."""
+    if not enabled(state.plain):
+        return
     import cloudpickle
     import mlflow
     import torch
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    from runner.store import translate
+    from runner.inference import PipelineModel
 
     t0 = time.perf_counter()
-    pipeline = build_pipeline(plain, data, pre, rule)
-    with tempfile.TemporaryDirectory() as tmp:
+    pipeline = build_pipeline(state.plain, state.data, state.pre, state.rule)
+    with tempfile.TemporaryDirectory(prefix="dq-model-") as tmp:
         files = {"pipeline": os.path.join(tmp, "pipeline.pkl"), "weights": os.path.join(tmp, "weights.pt")}
         with open(files["pipeline"], "wb") as handle:
             cloudpickle.dump(pipeline, handle)
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, files["weights"])
-        size = sum(Path(p).stat().st_size for p in files.values())
-        with translate(run.uri, "logging the model"), _use_tracking_uri(run.uri), _quiet():
-            mlflow.models.Model.log(
-                flavor=mlflow.pyfunc, run_id=run.run_id, python_model=PipelineModel(), artifacts=files,
-                signature=signature(pipeline.columns, pipeline.class_names), input_example=input_example(data),
-                pip_requirements=requirements(), **_destination(run),
+        torch.save({k: v.detach().cpu() for k, v in state.model.state_dict().items()}, files["weights"])
+        folder = Path(tmp) / ARTIFACT_NAME
+        with _quiet():
+            mlflow.pyfunc.save_model(
+                str(folder), python_model=PipelineModel(), artifacts=files, input_example=input_example(state.data),
+                signature=signature(pipeline.columns, pipeline.class_names), pip_requirements=requirements(),
             )  # fmt: skip
+        saved = sorted(p for p in folder.rglob("*") if p.is_file())
+        for path in saved:  # recorded (copied) now, written into the run by the edge
+            logged.log_file(str(path), str(Path(ARTIFACT_NAME) / path.parent.relative_to(folder)).rstrip("/."))
+        size = sum(p.stat().st_size for p in saved)
     seconds = time.perf_counter() - t0
-    log.info("model: logged as runs:/%s/%s (%.2f MB, %.1f s)", run.run_id, ARTIFACT_NAME, size / 1e6, seconds)
-    return {"time/model_log_s": seconds, "model/size_mb": size / 1e6}
+    log.info("model: saved for runs:/<run_id>/%s (%.2f MB, %.1f s)", ARTIFACT_NAME, size / 1e6, seconds)
+    state.final.update({"time/model_log_s": seconds, "model/size_mb": size / 1e6})

@@ -1,5 +1,6 @@
 """The stages of a job, in order: setup -> load -> data_report -> preprocess -> importance -> fit
--> evaluate -> tune_threshold -> report -> finish (the frame is :mod:`runner.state`).
+-> evaluate -> tune_threshold -> export_model (runner/model_export.py) -> report -> finish (the frame
+is :mod:`runner.state`).
 
 Each stage reads what earlier stages left in :class:`~runner.state.JobState`, fills its own part
 and records what it wants logged in its :class:`~runner.state.Logged`; none of them touches the
@@ -20,6 +21,7 @@ from runner.cache import ResampleCache, cache_key
 from runner.data import prepare
 from runner.diagnostics import data_reports, log_augment_preview, log_plots_and_report
 from runner.evaluation import classification_metrics, confusion, confusion_csv, predict_proba
+from runner.model_export import export_model  # the fitted pipeline as runs:/<id>/model
 from runner.monitor import validation_weights
 from runner.pipeline import Preprocessor
 from runner.state import JobState, Logged, Stage
@@ -199,6 +201,8 @@ def finish(state: JobState, logged: Logged) -> None:
     logged.log_text(json.dumps(state.final, indent=1, sort_keys=True), "metrics/final.json")
 
 
-JOB_STAGES: tuple[Stage, ...] = (setup, load, data_report, preprocess, importance, fit, evaluate, tune_threshold, report, finish)
+JOB_STAGES: tuple[Stage, ...] = (
+    setup, load, data_report, preprocess, importance, fit, evaluate, tune_threshold, export_model, report, finish,
+)  # fmt: skip
 EDA_STAGES: tuple[Stage, ...] = (load, data_report)
 PREVIEW_STAGES: tuple[Stage, ...] = (load, preprocess)

@@ -106,8 +106,10 @@ def test_loaded_model_reproduces_the_jobs_test_metrics(outputs: Path, csv_file: 
     else:
         assert (y_pred == proba.argmax(1)).all()
     # the logged cost is the size of what was saved
-    local = Path(MlflowClient(store(outputs)).download_artifacts(run_id, "model"))  # type: ignore[arg-type]
-    saved = sum((local / "artifacts" / f).stat().st_size for f in ("pipeline.pkl", "weights.pt"))
+    local = Path(MlflowClient(store(outputs)).download_artifacts(run_id, "model"))
+    saved = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+    assert {"MLmodel", "artifacts/pipeline.pkl", "artifacts/weights.pt", "input_example.json"} <= {
+        str(p.relative_to(local)) for p in local.rglob("*")}
     assert logged["model/size_mb"] == pytest.approx(saved / 1e6) and logged["time/model_log_s"] > 0
 
 
@@ -250,9 +252,9 @@ def test_an_image_column_takes_decoded_pixels_like_the_encoder_reads_them(mode: 
 def test_no_model_without_mlflow_or_when_switched_off_and_bad_numbers_are_one_line(csv_model: tuple[str, Any]) -> None:
     from runner import model_export
     from runner.inference import InputError
-    from runner.tracking import Run
 
-    assert not model_export.enabled({"tracking": {"name": "none"}}, Run())
+    assert not model_export.enabled({"tracking": {"name": "none"}})
+    assert not model_export.enabled({"tracking": {"name": "mlflow", "log_model": False}})
     _, model = csv_model
     with pytest.raises(InputError, match=r"^column 'size': expected numbers, got e.g. 'abc'\.$"):
         model.predict(pd.DataFrame({"size": ["abc"], "count": [1], "color": ["red"]}))
