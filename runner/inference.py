@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 PROBA_PREFIX = "proba/"
@@ -216,8 +217,7 @@ class PipelineModel(PythonModel):
             self.pipeline: InferencePipeline = cloudpickle.load(handle)
         self.pipeline.build_network(torch.load(context.artifacts["weights"], map_location="cpu", weights_only=True))
 
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # no hints: MLflow 3 would read a signature from them
-        import pandas as pd
-
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """A DataFrame hint: MLflow then neither infers a schema nor converts (the signature given at save does)."""
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         return self.pipeline.predict(frame)

@@ -15,7 +15,6 @@ import argparse
 import os
 import re
 import sys
-import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -150,7 +149,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit(f"Error: --batch-size: got {args.batch_size}; expected a positive integer.")
-    warnings.filterwarnings("ignore", message=".*type hints.*")  # MLflow 3's notice on PythonModel.predict
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar: ours
     try:
         data, rows = open_data(args.data, args.split)
