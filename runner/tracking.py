@@ -184,7 +184,7 @@ class MlflowTracker(StoreMixin, Tracker):
         self.experiment = experiment
         self.artifact_root = artifact_root
         self.flush_interval_s = float(flush_interval_s)
-        self.log_model = log_model  # read by runner.model_export: the job's pipeline as runs:/<id>/model
+        self.log_model = log_model  # a parameter so the registry validates tracking.log_model; the export_model stage reads the config
         self._client: Any = None
         self._experiment_id: str | None = None
         self.description = f"MLflow at {redact(uri)}, experiment '{experiment}'"
