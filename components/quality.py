@@ -48,7 +48,9 @@ class QualitySettings:
     zscore: Annotated[float, Interval(0, None, "neither")] = 3.0
     bins: Annotated[int, Interval(2, None)] = 10
     psi_drifted: Annotated[float, Interval(0, None)] = 0.2
+    drift_alpha: Annotated[float, Interval(0, 1, "neither")] = 0.05
     top_pairs: Annotated[int, Interval(0, None)] = 5
+    per_feature_metrics: bool = False
     max_feature_metrics: Annotated[int, Interval(0, None)] = 100
     plots: bool = True
     max_cost_s: Annotated[float, Interval(0, None, "neither")] | None = 30.0
@@ -223,14 +225,15 @@ def quality_report(
     return report
 
 
-def quality_metrics(report: dict[str, Any], max_features: int) -> dict[str, float]:
-    """The numeric parts of a report as ``quality/*`` MLflow metrics."""
+def quality_metrics(report: dict[str, Any], max_features: int, per_feature: bool = False) -> dict[str, float]:
+    """The summary numbers of a report as ``quality/*`` MLflow metrics; per-feature statistics
+    (``quality/feature/*``) only with ``per_feature``: they are an artifact otherwise."""
     out = {f"quality/{k}": float(report[k]) for k in (*DIMENSIONS, "missing_cells", "contradictory_rows") if k in report}
     if report.get("top_pearson"):
         out["quality/max_abs_pearson"] = abs(report["top_pearson"][0][2])
     if report.get("top_spearman"):
         out["quality/max_abs_spearman"] = abs(report["top_spearman"][0][2])
-    for row in report["feature_stats"][:max_features]:
+    for row in report["feature_stats"][:max_features] if per_feature else []:
         for stat in ("mean", "median", "std", "skewness", "kurtosis"):
             out[f"quality/feature/{safe(row['feature'])}/{stat}"] = row[stat]
     return out

@@ -1,8 +1,12 @@
 """``python -m runner.compare <experiment name | sweep id> [--metric test/macro_f1] [--by resampler.name,loss.name]``
 
-Reads the runs from MLflow, groups them into arms, and prints mean ± std, n and a 95% t
-confidence interval over seeds, marks the best arm, and runs paired tests (Wilcoxon signed-rank
-and paired t, scipy) of every arm against a baseline arm over matched seeds. Writes CSV,
+Reads the runs from MLflow, groups them into arms, and prints mean ± std, n and a 95% bootstrap
+percentile interval of the mean over seeds (scipy.stats.bootstrap; it stays inside the range of
+the observed values, so a metric in [0, 1] keeps its interval in [0, 1], which a t interval
+does not near 0 or 1), marks the best arm, and runs paired tests (Wilcoxon signed-rank and
+paired t, scipy) of every arm against a baseline arm over matched seeds. The baseline defaults
+to the "no treatment" arm (every value ``none`` or ``ce``) when there is one, else to the
+sweep's first arm in override order (``-m scaler=robust,none`` -> ``robust``). Writes CSV,
 Markdown and a PNG chart (bars with error bars; a heatmap for two-way grids). Works on a sweep
 still running (unfinished runs are counted, not averaged) and lists failed runs as failed.
 
@@ -63,10 +67,24 @@ class Arm:
         v = np.array(list(self.values.values()), dtype=float)
         if len(v) == 0:
             return {"mean": float("nan"), "std": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
-        mean = float(v.mean())
-        std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
-        half = float(stats.t.ppf(0.975, len(v) - 1) * std / np.sqrt(len(v))) if len(v) > 1 else float("nan")
-        return {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half}
+        low, high = bootstrap_ci(v)
+        return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "ci_low": low, "ci_high": high}
+
+
+def bootstrap_ci(values: np.ndarray, level: float = 0.95, resamples: int = 9999) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (scipy, seeded: the same runs give the same table).
+
+    Percentile, not BCa or t: its bounds are means of resampled observed values, so they never
+    leave the metric's range. With few seeds it is narrow (3 seeds: about their min..max) and
+    covers less than its nominal level; the t test columns stay the inferential statement.
+    """
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return float("nan"), float("nan")
+    if np.allclose(v, v[0]):
+        return float(v[0]), float(v[0])
+    res = stats.bootstrap((v,), np.mean, confidence_level=level, n_resamples=resamples, method="percentile", random_state=0)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def overrides_of(run: Any) -> dict[str, str]:
@@ -138,6 +156,44 @@ def build_arms(runs: list[Any], by: list[str], metric: str) -> dict[tuple[str, .
         else:
             arm.values[r.data.params.get("seed", r.info.run_id)] = r.data.metrics[metric]
     return dict(sorted(arms.items(), key=lambda kv: tuple(_order(v) for v in kv[0])))
+
+
+NO_TREATMENT = {"none", "ce"}
+
+
+def sweep_orders(tracker: Any, runs: list[Any]) -> dict[str, list[str]]:
+    """Each swept key's values in the order the sweeps' command lines listed them (from the
+    parent runs' ``sweep.overrides``; ``key=a,b,c`` and ``key=choice(a,b,c)``)."""
+    sweep_ids = {r.data.tags.get("sweep_id") for r in runs} - {None}
+    experiments = sorted({r.info.experiment_id for r in runs})
+    parents = [p for p in tracker.search(experiments, tags={"sweep": "parent"}) if p.data.tags.get("sweep_id") in sweep_ids]
+    orders: dict[str, list[str]] = {}
+    for parent in sorted(parents, key=lambda p: p.info.start_time or 0):
+        for item in parent.data.params.get("sweep.overrides", "").split():
+            key, _, value = item.partition("=")
+            value = value[len("choice(") : -1] if value.startswith("choice(") and value.endswith(")") else value
+            if not value or "(" in value:  # range(), interval(): no listed order
+                continue
+            seen = orders.setdefault(key.lstrip("+~"), [])
+            seen += [v for v in value.split(",") if v not in seen]
+    return orders
+
+
+def default_baseline(arms: dict[tuple[str, ...], Arm], by: list[str], runs: list[Any], orders: dict[str, list[str]]) -> tuple[str, ...] | None:
+    """The no-treatment arm (every value none/ce) if any; else the sweep's first arm in override
+    order; else (keys set by an experiment's sweeper, not the command line) the arm of the
+    earliest-started run, which Hydra launches first; never the alphabetically first."""
+    if not arms:
+        return None
+    for key in arms:
+        if by and all(v in NO_TREATMENT for v in key):
+            return key
+    if by and all(k in orders for k in by):
+        rank = {key: tuple(orders[k].index(v) if v in orders[k] else len(orders[k]) for k, v in zip(by, key)) for key in arms}
+        return min(arms, key=lambda key: rank[key])
+    first = min(runs, key=lambda r: r.info.start_time or 0)
+    key = tuple(arm_value(first, k) for k in by) if by else ("all",)
+    return key if key in arms else next(iter(arms))
 
 
 def paired(a: Arm, b: Arm) -> dict[str, float]:
@@ -227,7 +283,8 @@ def compare(
     target: str, metric: str = "test/macro_f1", by: list[str] | None = None, baseline: str | None = None,
     uri: str | None = None, out: Path | None = None, lower_is_better: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
-    runs, label = find_runs(open_store(uri or default_uri()), target)
+    tracker = open_store(uri or default_uri())
+    runs, label = find_runs(tracker, target)
     check_metric(runs, metric)
     keys = by if by is not None else varying_keys(runs)
     arms = build_arms(runs, keys, metric)
@@ -236,14 +293,15 @@ def compare(
         base_key = tuple(baseline.split(","))
         if base_key not in arms:
             raise SystemExit(f"Error: --baseline {baseline!r} is not an arm. Arms: {', '.join(','.join(k) for k in arms)}.")
-    elif arms:
-        base_key = next(iter(arms))
+    else:
+        base_key = default_baseline(arms, keys, runs, sweep_orders(tracker, runs))
     rows = table(arms, keys, base_key, not lower_is_better)
     folder = out or Path("outputs") / "compare" / segment(target)
     folder.mkdir(parents=True, exist_ok=True)
     columns = [*(keys or ["arm"]), "n", "mean", "std", "ci_low", "ci_high", "best", "failed", "killed", "unfinished", "stale",
                "pairs", "wilcoxon_p", "ttest_p"]  # fmt: skip
-    md = f"{label}: {metric}, arms by {', '.join(keys) or '(one arm)'}; paired tests against {','.join(base_key or ())}\n\n"
+    md = (f"{label}: {metric}, arms by {', '.join(keys) or '(one arm)'}; paired tests against {','.join(base_key or ())}; "
+          "ci: 95% bootstrap percentile interval of the mean over seeds\n\n")  # fmt: skip
     md += markdown(rows, columns)
     files = {"markdown": folder / "comparison.md", "csv": folder / "comparison.csv", "chart": folder / "comparison.png"}
     files["markdown"].write_text(md)
@@ -262,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("target", help="an MLflow experiment name (experiment_name) or a sweep id")
     parser.add_argument("--metric", default="test/macro_f1")
     parser.add_argument("--by", default=None, help="comma-separated config keys defining the arms (default: the swept keys)")
-    parser.add_argument("--baseline", default=None, help="the arm to test against, its values comma-separated (default: the first arm)")
+    parser.add_argument("--baseline", default=None, help="the arm to test against, its values comma-separated (default: the arm whose values are all none/ce, else the sweep's first arm in override order)")
     parser.add_argument("--lower-is-better", action="store_true", help="for losses: the best arm has the lowest mean")
     parser.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db")
     parser.add_argument("--out", type=Path, default=None, help="folder for the CSV, Markdown and PNG (default: outputs/compare/<target>)")

@@ -27,8 +27,8 @@ from runner import provenance
 from runner.cache import ResampleCache, cache_key
 from runner.configs import config_hash, flatten, to_plain
 from runner.data import check_split, prepare
-from runner.diagnostics import data_reports, log_augment_preview, log_plots_and_report
-from runner.evaluation import below_chance, classification_metrics, confusion, confusion_csv, predict_proba
+from runner.diagnostics import data_reports, log_augment_preview, log_data_tables, log_plots_and_report
+from runner.evaluation import below_chance, check_evaluation, classification_metrics, confusion, confusion_csv, positive_class, predict_proba
 from runner.pipeline import Preprocessor
 from runner.threshold import DecisionRule
 from runner.signals import signal_name
@@ -104,6 +104,7 @@ def validate(plain: Mapping[str, Any]) -> None:
             raise ConfigError(f"{group}: missing config group; pick one with {group}=<name>.")
         get_registry(group).validate(plain[group], group)
     check_split(plain.get("split", {}))
+    check_evaluation(plain.get("evaluation"))
     for flag in ("resume", "progress"):
         if not isinstance(plain.get(flag, False), bool):
             raise ConfigError(f"{flag}: got {plain[flag]!r}; expected a boolean (true or false).")
@@ -223,12 +224,14 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     run.set_tags({"dataset_fingerprint": data.fingerprint, "device": str(device)})
     names, k = data.class_names, data.num_classes
     before = _class_counts(data.train.y, k)
+    pos = positive_class((plain.get("evaluation") or {}).get("pos_label", "minority"), names, before)
     run.log_metrics({**data.info, **{f"data/train_count/{n}": float(c) for n, c in zip(names, before)}})
     quality_settings = get_registry("quality").build(plain["quality"], "quality")
     quality = drift = None
     if quality_settings.enabled:
         quality, drift, data_metrics = data_reports(data, quality_settings, seed)
         run.log_metrics(data_metrics)
+        log_data_tables(run, quality, drift)
 
     pre = build_preprocessor(plain, data, seed, str(device))
     cache = _resample_cache(plain, data.fingerprint, seed, str(device))
@@ -294,18 +297,18 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
         "test": (predict_proba(model, X_test, settings.eval_batch_size), data.test.y),
     }
     for split_name, (proba, y) in probas.items():
-        metrics.update({f"{split_name}/{key}": v for key, v in classification_metrics(y, proba, names).items()})
+        metrics.update({f"{split_name}/{key}": v for key, v in classification_metrics(y, proba, names, pos_label=pos).items()})
         run.log_text(confusion_csv(confusion(y, proba.argmax(1), k), names), f"metrics/confusion_{split_name}.csv")
     if (plain.get("decision") or {}).get("tune_threshold"):
         rule = DecisionRule().fit(probas["val"][1], probas["val"][0])
         metrics.update(rule.params(names))
         for split_name, (proba, y) in probas.items():
-            tuned = classification_metrics(y, proba, names, rule.predict(proba))
+            tuned = classification_metrics(y, proba, names, rule.predict(proba), pos_label=pos)
             metrics.update({f"{split_name}_tuned/{key}": v for key, v in tuned.items()})
         run.log_text(confusion_csv(confusion(data.test.y, rule.predict(probas["test"][0]), k), names), "metrics/confusion_test_tuned.csv")
     if quality_settings.enabled and quality_settings.plots:
         title = f"{plain.get('experiment_name', '')}: {plain['dataset']['name']}"
-        log_plots_and_report(run, title, data, quality, drift, history, probas["test"][0], (before, after))
+        log_plots_and_report(run, title, data, quality, drift, history, probas["test"][0], (before, after), pos_label=pos)
         if data.image_shape is not None and plain["augment"]["name"] != "none":
             log_augment_preview(run, augment, X_train, y_train, data.image_shape, names, seed)
     metrics["time/job_s"] = time.perf_counter() - t0
