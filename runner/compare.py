@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from components.errors import ConfigError
+from runner.compare_stats import bootstrap_ci, default_baseline, paired, sweep_orders
 from runner.keys import segment
 from runner.tracking import is_dead
 
@@ -69,22 +69,6 @@ class Arm:
             return {"mean": float("nan"), "std": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
         low, high = bootstrap_ci(v)
         return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "ci_low": low, "ci_high": high}
-
-
-def bootstrap_ci(values: np.ndarray, level: float = 0.95, resamples: int = 9999) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean (scipy, seeded: the same runs give the same table).
-
-    Percentile, not BCa or t: its bounds are means of resampled observed values, so they never
-    leave the metric's range. With few seeds it is narrow (3 seeds: about their min..max) and
-    covers less than its nominal level; the t test columns stay the inferential statement.
-    """
-    v = np.asarray(values, dtype=float)
-    if len(v) < 2:
-        return float("nan"), float("nan")
-    if np.allclose(v, v[0]):
-        return float(v[0]), float(v[0])
-    res = stats.bootstrap((v,), np.mean, confidence_level=level, n_resamples=resamples, method="percentile", random_state=0)
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def overrides_of(run: Any) -> dict[str, str]:
@@ -156,56 +140,6 @@ def build_arms(runs: list[Any], by: list[str], metric: str) -> dict[tuple[str, .
         else:
             arm.values[r.data.params.get("seed", r.info.run_id)] = r.data.metrics[metric]
     return dict(sorted(arms.items(), key=lambda kv: tuple(_order(v) for v in kv[0])))
-
-
-NO_TREATMENT = {"none", "ce"}
-
-
-def sweep_orders(tracker: Any, runs: list[Any]) -> dict[str, list[str]]:
-    """Each swept key's values in the order the sweeps' command lines listed them (from the
-    parent runs' ``sweep.overrides``; ``key=a,b,c`` and ``key=choice(a,b,c)``)."""
-    sweep_ids = {r.data.tags.get("sweep_id") for r in runs} - {None}
-    experiments = sorted({r.info.experiment_id for r in runs})
-    parents = [p for p in tracker.search(experiments, tags={"sweep": "parent"}) if p.data.tags.get("sweep_id") in sweep_ids]
-    orders: dict[str, list[str]] = {}
-    for parent in sorted(parents, key=lambda p: p.info.start_time or 0):
-        for item in parent.data.params.get("sweep.overrides", "").split():
-            key, _, value = item.partition("=")
-            value = value[len("choice(") : -1] if value.startswith("choice(") and value.endswith(")") else value
-            if not value or "(" in value:  # range(), interval(): no listed order
-                continue
-            seen = orders.setdefault(key.lstrip("+~"), [])
-            seen += [v for v in value.split(",") if v not in seen]
-    return orders
-
-
-def default_baseline(arms: dict[tuple[str, ...], Arm], by: list[str], runs: list[Any], orders: dict[str, list[str]]) -> tuple[str, ...] | None:
-    """The no-treatment arm (every value none/ce) if any; else the sweep's first arm in override
-    order; else (keys set by an experiment's sweeper, not the command line) the arm of the
-    earliest-started run, which Hydra launches first; never the alphabetically first."""
-    if not arms:
-        return None
-    for key in arms:
-        if by and all(v in NO_TREATMENT for v in key):
-            return key
-    if by and all(k in orders for k in by):
-        rank = {key: tuple(orders[k].index(v) if v in orders[k] else len(orders[k]) for k, v in zip(by, key)) for key in arms}
-        return min(arms, key=lambda key: rank[key])
-    first = min(runs, key=lambda r: r.info.start_time or 0)
-    key = tuple(arm_value(first, k) for k in by) if by else ("all",)
-    return key if key in arms else next(iter(arms))
-
-
-def paired(a: Arm, b: Arm) -> dict[str, float]:
-    seeds = sorted(set(a.values) & set(b.values))
-    if len(seeds) < 2:
-        return {"pairs": float(len(seeds)), "wilcoxon_p": float("nan"), "ttest_p": float("nan")}
-    x = np.array([a.values[s] for s in seeds])
-    y = np.array([b.values[s] for s in seeds])
-    diff = x - y
-    wil = float("nan") if np.allclose(diff, 0) else float(stats.wilcoxon(x, y).pvalue)
-    tt = float("nan") if np.allclose(diff, diff[0]) else float(stats.ttest_rel(x, y).pvalue)
-    return {"pairs": float(len(seeds)), "wilcoxon_p": wil, "ttest_p": tt}
 
 
 def table(arms: dict[tuple[str, ...], Arm], by: list[str], baseline: tuple[str, ...] | None, higher_is_better: bool) -> list[dict[str, Any]]:
@@ -294,7 +228,8 @@ def compare(
         if base_key not in arms:
             raise SystemExit(f"Error: --baseline {baseline!r} is not an arm. Arms: {', '.join(','.join(k) for k in arms)}.")
     else:
-        base_key = default_baseline(arms, keys, runs, sweep_orders(tracker, runs))
+        arm_of = lambda r: tuple(arm_value(r, k) for k in keys) if keys else ("all",)  # noqa: E731
+        base_key = default_baseline(arms, keys, runs, sweep_orders(tracker, runs), arm_of)
     rows = table(arms, keys, base_key, not lower_is_better)
     folder = out or Path("outputs") / "compare" / segment(target)
     folder.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from runner.cache import ResampleCache, cache_key
 from runner.configs import config_hash, flatten, to_plain
 from runner.data import check_split, prepare
 from runner.diagnostics import data_reports, log_augment_preview, log_data_tables, log_plots_and_report
+from runner.inputs import log_dataset_inputs
 from runner.evaluation import below_chance, check_evaluation, classification_metrics, confusion, confusion_csv, positive_class, predict_proba
 from runner.pipeline import Preprocessor
 from runner.threshold import DecisionRule
@@ -222,6 +223,7 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
 
     data = prepare(plain["dataset"], plain.get("split", {}), seed)
     run.set_tags({"dataset_fingerprint": data.fingerprint, "device": str(device)})
+    log_dataset_inputs(run, data, plain["dataset"])
     names, k = data.class_names, data.num_classes
     before = _class_counts(data.train.y, k)
     pos = positive_class((plain.get("evaluation") or {}).get("pos_label", "minority"), names, before)
