@@ -1,8 +1,10 @@
 """``python -m runner.preview dataset=digits dataset.as_image=true augment=randaugment augment.n=2 augment.m=9``
 
 Writes a PNG grid of original training images and augmented versions (labels kept), using the
-same configs as a job (scaler included), so a label-changing policy is visible before training:
-a 90° rotation turns a 6 into a 9.
+same dataset and augment configs as a job, so a label-changing policy is visible before
+training: a 90° rotation turns a 6 into a 9. Images are shown in their raw range, not scaled:
+the job's default scaler (per-pixel z-scores) makes a digit grid unreadable, and a preview is
+for the eye.
 """
 from __future__ import annotations
 
@@ -31,8 +33,7 @@ def preview(cfg: DictConfig, path: Path, samples: int = 8, copies: int = 4) -> P
     data = prepare(plain["dataset"], plain.get("split", {}), seed)
     if data.image_shape is None:
         raise ConfigError("dataset: the preview needs an image dataset, e.g. dataset=digits dataset.as_image=true.")
-    scaler = get_registry("scaler").build(plain["scaler"], "scaler").fit(data.train.X)
-    X = scaler.transform(data.train.X)
+    X = data.train.X  # the raw image range (see the module docstring)
     augment = get_registry("augment").build(
         plain["augment"], "augment", image_shape=data.image_shape, value_range=(float(X.min()), float(X.max()))
     )

@@ -27,7 +27,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 QUALITY_COLUMNS = ["feature", "mean", "median", "std", "skewness", "kurtosis", "near_zero_variance"]
-DRIFT_COLUMNS = ["feature", "psi", "ks", "ks_pvalue", "ks_pvalue_bh", "drifted", "js", "tv", "kl"]
+DRIFT_COLUMNS = ["feature", "psi", "ks", "ks_pvalue", "ks_pvalue_holm", "drifted", "js", "tv", "kl"]
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -52,9 +52,10 @@ def drift_flag_text(drift: dict[str, Any]) -> str:
     """What "drifted" means, in the report's words (the rule is in components/drift.py)."""
     return (
         f"A feature is flagged <b>drifted</b> when its PSI ≥ {drift.get('psi_threshold', 0.2):g} <i>and</i> its "
-        f"Kolmogorov–Smirnov test is significant after a Benjamini–Hochberg correction across the "
+        f"Kolmogorov–Smirnov test is significant after a Holm correction across the "
         f"{len(drift['features'])} features (adjusted p &lt; {drift.get('alpha', 0.05):g}). With train and test drawn "
-        f"from the same distribution, the chance that any feature is flagged is at most {drift.get('alpha', 0.05):g}; "
+        f"from the same distribution, the chance that any feature is flagged is at most {drift.get('alpha', 0.05):g} "
+        "(and, when some features drift, the chance that any of the others is flagged); "
         "PSI alone is not used because at small n its sampling noise crosses 0.2 on identical distributions."
     )
 
