@@ -262,7 +262,7 @@ def test_tune_prints_one_line_per_trial(tmp_path: Path, capsys: pytest.CaptureFi
     from runner.tune import main
 
     main(["--param", "trainer.lr=float:1e-3:1e-1:log", "--trials", "2", "--study", "t12", "--storage", f"sqlite:///{tmp_path}/o.db",
-          *FAST, "dataset=breast_cancer", "tracking=none", "quality=none", "trainer.epochs=1"])  # fmt: skip
+          *FAST, "dataset=breast_cancer", "tracking=none", "trainer.epochs=1"])  # fmt: skip
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("trial ")]
     assert len(lines) == 2 and all("COMPLETE val/macro_f1=" in line and "trainer.lr=" in line for line in lines), lines
 
