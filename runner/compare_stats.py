@@ -21,7 +21,8 @@ def bootstrap_ci(values: np.ndarray, level: float = 0.95, resamples: int = 9999)
     if np.allclose(v, v[0]):
         return float(v[0]), float(v[0])
     res = stats.bootstrap((v,), np.mean, confidence_level=level, n_resamples=resamples, method="percentile", random_state=0)
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    low, high = np.clip([res.confidence_interval.low, res.confidence_interval.high], v.min(), v.max())  # float rounding of means only
+    return float(low), float(high)
 
 
 NO_TREATMENT = {"none", "ce"}
