@@ -36,7 +36,7 @@ def same_rows(overrides: list[str], seed: int) -> tuple[np.ndarray, np.ndarray, 
     import components
     from runner.configs import compose, to_plain
     from runner.data import prepare
-    from runner.job import build_preprocessor
+    from runner.stages import build_preprocessor
 
     components.load_builtin()
     plain = to_plain(compose([*COMMON, *overrides, f"seed={seed}"]))

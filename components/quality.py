@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from components.registry import Interval, get_registry
-from runner.keys import safe  # the tracking layer's key policy; re-exported here for old imports
+from components.keys import safe  # the one key policy, shared with the tracking layer
 
 QUALITY = get_registry("quality")
 # The headline numbers of a report, in display order (metrics, the HTML table, the EDA print-out).
@@ -75,7 +75,7 @@ def completeness(ds: Any, columns: list[str]) -> tuple[float, int]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from runner.encoding import arrow_table
+    from components.arrow import arrow_table
 
     table = arrow_table(ds, columns)
     missing = 0

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from components.errors import ConfigError
+from components.keys import segment
 from runner.compare_stats import bootstrap_ci, default_baseline, paired, sweep_orders
-from runner.keys import segment
 from runner.tracking import is_dead
 
 DEFAULT_URI = f"sqlite:///{Path('outputs').resolve()}/mlflow.db"

@@ -18,7 +18,8 @@ from components.datasets import DATASETS, LoadedData
 from components.errors import ConfigError
 from components.registry import Interval, check_value
 from runner.datachecks import check_features, check_label
-from runner.encoding import TableEncoder, arrow_table
+from components.arrow import arrow_table
+from runner.encoding import TableEncoder
 
 Fraction = Annotated[float, Interval(0, 1, "neither")]
 

@@ -1,4 +1,4 @@
-"""One job, start to end: validate -> load -> split -> encode -> preprocess -> train -> evaluate -> log.
+"""One job, start to end: validate, open the run, run the stages (:mod:`runner.stages`), close the run.
 
 Every component config is validated against the registry before any data is read, so a typo
 costs milliseconds, and before the tracked run is opened, so a typo leaves no run behind. What
@@ -9,34 +9,26 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 import yaml
 
 import components
 from components import get_registry
 from components.errors import ConfigError
 from runner import provenance
-from runner.cache import ResampleCache, cache_key
 from runner.configs import config_hash, flatten, to_plain
-from runner.data import check_split, prepare
-from runner.diagnostics import data_reports, log_augment_preview, log_data_tables, log_plots_and_report
-from runner.inputs import log_dataset_inputs
-from runner.evaluation import below_chance, check_evaluation, classification_metrics, confusion, confusion_csv, positive_class, predict_proba
-from runner.pipeline import Preprocessor
-from runner.threshold import DecisionRule
+from runner.data import check_split
+from runner.evaluation import below_chance, check_evaluation
 from runner.signals import signal_name
+from runner.stages import JOB_STAGES
+from runner.state import JobState, run_stages
 from runner.store import check_experiment_name, check_uri
 from runner.tracking import Run, Tracker, build_tracker
-from runner.monitor import validation_weights
-from runner.training import TrainerSettings, convergence_warning, resolve_device, seed_everything, train
 
 log = logging.getLogger("runner")
 COMPONENT_GROUPS = (
@@ -129,6 +121,8 @@ def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, s
     components.load_builtin()
     ctx = context or JobContext.from_hydra()
     if ctx.workers and ctx.workers > 1:  # N worker processes x default threads would oversubscribe
+        import torch
+
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.workers))
     plain = to_plain(cfg)
     validate(plain)  # before any run is opened: a typo leaves nothing in the store
@@ -182,138 +176,8 @@ def _parent_run(ctx: JobContext) -> dict[str, str] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _class_counts(y: np.ndarray, k: int) -> np.ndarray:
-    return np.bincount(y, minlength=k)
-
-
-def _resample_cache(plain: Mapping[str, Any], fingerprint: str, seed: int, device: str) -> ResampleCache | None:
-    """The cache entry for this job's resampled training data: keyed by everything upstream."""
-    cache_cfg = plain.get("cache") or {}
-    if not cache_cfg.get("enabled") or plain["resampler"]["name"] == "none":
-        return None
-    inputs = dict(
-        data=fingerprint, split=plain.get("split", {}), seed=seed, outlier=plain["outlier"],
-        scaler=plain["scaler"], reducer=plain["reducer"], resampler=plain["resampler"], device=device,
-    )  # fmt: skip
-    return ResampleCache(cache_cfg["dir"], cache_key(**inputs), inputs)  # the entry stores and checks its inputs
-
-
-def build_preprocessor(plain: Mapping[str, Any], data: Any, seed: int, device: str) -> Preprocessor:
-    """The job's outlier -> scaler -> reducer -> resampler steps, unfitted (also for benchmarks)."""
-    names = data.class_names
-    return Preprocessor(
-        outlier=get_registry("outlier").build(plain["outlier"], "outlier", class_names=names, seed=seed),
-        scaler=get_registry("scaler").build(plain["scaler"], "scaler"),
-        resampler=get_registry("resampler").build(
-            plain["resampler"], "resampler", class_names=names, categorical_groups=data.encoder.categorical_groups_,
-            seed=seed, device=device,
-        ),  # fmt: skip
-        n_numeric=data.encoder.n_numeric_,
-        reducer=get_registry("reducer").build(plain["reducer"], "reducer", seed=seed),
-    )
-
-
 def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
-    """The linear assembly of one job (``plain`` already validated by ``run_job``); returns the logged val/test metrics."""
-    seed = int(plain["seed"])
-    settings: TrainerSettings = get_registry("trainer").build(plain["trainer"], "trainer")
-    device = resolve_device(settings.device)
-    seed_everything(seed, settings.deterministic)
-    t0 = time.perf_counter()
-
-    data = prepare(plain["dataset"], plain.get("split", {}), seed)
-    run.set_tags({"dataset_fingerprint": data.fingerprint, "device": str(device)})
-    log_dataset_inputs(run, data, plain["dataset"])
-    names, k = data.class_names, data.num_classes
-    before = _class_counts(data.train.y, k)
-    pos = positive_class((plain.get("evaluation") or {}).get("pos_label", "minority"), names, before)
-    run.log_metrics({**data.info, **{f"data/train_count/{n}": float(c) for n, c in zip(names, before)}})
-    quality_settings = get_registry("quality").build(plain["quality"], "quality")
-    quality = drift = None
-    if quality_settings.enabled:
-        quality, drift, data_metrics = data_reports(data, quality_settings, seed)
-        run.log_metrics(data_metrics)
-        log_data_tables(run, quality, drift)
-
-    pre = build_preprocessor(plain, data, seed, str(device))
-    cache = _resample_cache(plain, data.fingerprint, seed, str(device))
-    X_train, y_train, report = pre.fit_resample(data.train.X, data.train.y, cache)
-    after = _class_counts(y_train, k)
-    run.log_metrics({**report, **{f"data/train_count_resampled/{n}": float(c) for n, c in zip(names, after)}})
-    run.set_tags(pre.tags())
-
-    model = get_registry("model").build(
-        plain["model"], "model", in_features=X_train.shape[1], num_classes=k, image_shape=data.image_shape
-    ).to(device)
-    loss_fn = get_registry("loss").build(plain["loss"], "loss", class_counts=after, original_counts=before).to(device)
-    value_range = (float(X_train.min()), float(X_train.max())) if len(X_train) else (0.0, 1.0)
-    augment = get_registry("augment").build(plain["augment"], "augment", image_shape=data.image_shape, value_range=value_range)
-
-    def tensor(X: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).to(device)
-
-    X_val_np, X_test_np = pre.transform(data.validation.X), pre.transform(data.test.X)
-    X_val, X_test = tensor(X_val_np), tensor(X_test_np)
-    importance = get_registry("importance").build(plain["importance"], "importance", seed=seed)
-    importance.fit(X_train, X_test_np)  # test features only, never test labels
-    weights, val_weights = importance.weights(X_train), importance.weights(X_val_np)
-    if weights is not None:
-        ess = float(weights.sum() ** 2 / (weights**2).sum() / len(weights))
-        run.log_metrics({"importance/max": float(weights.max()), "importance/ess_share": ess})
-    val_loss_weight = validation_weights(data.validation.y, after, before)
-    if val_weights is not None:
-        val_loss_weight = val_loss_weight * val_weights
-    t_train = time.perf_counter()
-    history = train(
-        model,
-        loss_fn,
-        augment,
-        tensor(X_train),
-        torch.as_tensor(y_train, dtype=torch.long).to(device),
-        X_val,
-        data.validation.y,
-        settings,
-        seed,
-        k,
-        class_names=names,
-        on_epoch=lambda epoch, row: run.log_metrics(row, step=epoch),
-        progress=bool(plain.get("progress", False)),
-        sample_weight=None if weights is None else torch.as_tensor(weights, dtype=torch.float32).to(device),
-        val_weight=val_weights,
-        val_loss_weight=val_loss_weight,
-    )
-    metrics: dict[str, float] = {
-        "time/train_s": time.perf_counter() - t_train,
-        "train/best_epoch": float(history.best_epoch),
-        "train/best_score": float(history.best_score),
-        "train/epochs_run": float(len(history.epochs)),
-        "train/stopped_early": float(history.stopped_early),
-        "train/converged": float(history.converged),
-    }
-    run.set_tags({"train.monitor": history.monitor, "train.optimizer": history.optimizer, "converged": str(history.converged).lower()})
-    warning = convergence_warning(history, settings)
-    if warning:
-        log.warning(warning)
-    probas = {
-        "val": (predict_proba(model, X_val, settings.eval_batch_size), data.validation.y),
-        "test": (predict_proba(model, X_test, settings.eval_batch_size), data.test.y),
-    }
-    for split_name, (proba, y) in probas.items():
-        metrics.update({f"{split_name}/{key}": v for key, v in classification_metrics(y, proba, names, pos_label=pos).items()})
-        run.log_text(confusion_csv(confusion(y, proba.argmax(1), k), names), f"metrics/confusion_{split_name}.csv")
-    if (plain.get("decision") or {}).get("tune_threshold"):
-        rule = DecisionRule().fit(probas["val"][1], probas["val"][0])
-        metrics.update(rule.params(names))
-        for split_name, (proba, y) in probas.items():
-            tuned = classification_metrics(y, proba, names, rule.predict(proba), pos_label=pos)
-            metrics.update({f"{split_name}_tuned/{key}": v for key, v in tuned.items()})
-        run.log_text(confusion_csv(confusion(data.test.y, rule.predict(probas["test"][0]), k), names), "metrics/confusion_test_tuned.csv")
-    if quality_settings.enabled and quality_settings.plots:
-        title = f"{plain.get('experiment_name', '')}: {plain['dataset']['name']}"
-        log_plots_and_report(run, title, data, quality, drift, history, probas["test"][0], (before, after), pos_label=pos)
-        if data.image_shape is not None and plain["augment"]["name"] != "none":
-            log_augment_preview(run, augment, X_train, y_train, data.image_shape, names, seed)
-    metrics["time/job_s"] = time.perf_counter() - t0
-    run.log_metrics(metrics, step=len(history.epochs))  # after the per-epoch steps: the kept model
-    run.log_text(json.dumps(metrics, indent=1, sort_keys=True), "metrics/final.json")
-    return {**report, **metrics}
+    """Run :data:`~runner.stages.JOB_STAGES` (``plain`` already validated), logging each stage's
+    record into ``run`` as it ends; returns the preprocessing and final val/test metrics."""
+    state = JobState(plain, int(plain["seed"]), emit=lambda metrics, step: run.log_metrics(metrics, step=step))
+    return run_stages(state, JOB_STAGES, run).results

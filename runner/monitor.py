@@ -25,7 +25,7 @@ import torch
 
 from components.errors import ConfigError
 from runner.evaluation import classification_metrics
-from runner.keys import safe
+from components.keys import safe
 
 PER_EPOCH = ("val/loss", "val/log_loss", "val/macro_f1", "val/roc_auc")  # computed every epoch, cheap
 SCORES = ("macro_f1", "roc_auc", "pr_auc", "balanced_accuracy", "accuracy", "loss", "log_loss")

@@ -1,10 +1,10 @@
 """``python -m runner.preview dataset=digits dataset.as_image=true augment=randaugment augment.n=2 augment.m=9``
 
-Writes a PNG grid of original training images and augmented versions (labels kept), using the
-same dataset and augment configs as a job, so a label-changing policy is visible before
-training: a 90° rotation turns a 6 into a 9. Images are shown in their raw range, not scaled:
-the job's default scaler (per-pixel z-scores) makes a digit grid unreadable, and a preview is
-for the eye.
+Writes a PNG grid of original training images and augmented versions (labels kept), running the
+job's own first stages (load, then outliers -> resampler), so a label-changing policy is visible
+before training: a 90° rotation turns a 6 into a 9. The scaler is left out: images are shown in
+their raw range, because the job's default scaler (per-pixel z-scores) makes a digit grid
+unreadable, and a preview is for the eye.
 """
 from __future__ import annotations
 
@@ -19,26 +19,27 @@ from runner.configs import CONFIG_DIR
 
 
 def preview(cfg: DictConfig, path: Path, samples: int = 8, copies: int = 4) -> Path:
+    """The grid of training images as the job feeds them (after outliers, scaler and resampler)."""
     import components
-    from components import get_registry
     from runner import plots
     from runner.configs import to_plain
-    from runner.data import prepare
     from runner.job import validate
+    from runner.stages import PREVIEW_STAGES
+    from runner.state import JobState, run_stages
+    from runner.tracking import Run
 
     components.load_builtin()
     plain = to_plain(cfg)
     validate(plain)
-    seed = int(plain["seed"])
-    data = prepare(plain["dataset"], plain.get("split", {}), seed)
+    plain = {**plain, "scaler": {"name": "none"}}  # the raw image range (see the module docstring)
+    state = run_stages(JobState(plain, int(plain["seed"])), PREVIEW_STAGES[:1], Run())  # load
+    data = state.data
     if data.image_shape is None:
         raise ConfigError("dataset: the preview needs an image dataset, e.g. dataset=digits dataset.as_image=true.")
-    X = data.train.X  # the raw image range (see the module docstring)
-    augment = get_registry("augment").build(
-        plain["augment"], "augment", image_shape=data.image_shape, value_range=(float(X.min()), float(X.max()))
-    )
+    run_stages(state, PREVIEW_STAGES[1:], Run())
+    augment = state.build("augment")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return plots.augment_grid(augment, X, data.train.y, data.image_shape, data.class_names, path, samples, copies, seed)
+    return plots.augment_grid(augment, state.X_train, state.y_train, data.image_shape, data.class_names, path, samples, copies, int(plain["seed"]))
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

@@ -29,18 +29,18 @@ def eda(cfg: DictConfig, folder: Path) -> tuple[dict, dict, Path]:
     import components
     from components import get_registry
     from runner.configs import to_plain
-    from runner.data import prepare
-    from runner.diagnostics import data_reports, log_plots_and_report
+    from runner.diagnostics import log_plots_and_report
+    from runner.stages import EDA_STAGES
+    from runner.state import JobState, run_stages
     from runner.tracking import Run
 
     components.load_builtin()
     plain = to_plain(cfg)
-    settings = get_registry("quality").build(plain["quality"], "quality")
-    if not settings.enabled:
+    if not get_registry("quality").build(plain["quality"], "quality").enabled:
         raise ConfigError("quality: EDA mode needs a quality config; got quality=none. Use quality=default.")
-    data = prepare(plain["dataset"], plain.get("split", {}), int(plain["seed"]))
-    quality, drift, _ = data_reports(data, settings, int(plain["seed"]))
-    files = log_plots_and_report(Run(), f"EDA: {plain['dataset']['name']}", data, quality, drift, folder=folder)
+    state = run_stages(JobState(plain, int(plain["seed"])), EDA_STAGES, Run())
+    quality, drift = state.quality, state.drift
+    files = log_plots_and_report(Run(), f"EDA: {plain['dataset']['name']}", state.data, quality, drift, folder=folder)
     return quality, drift, files["html"]
 
 

@@ -3,7 +3,7 @@
 One MLflow run per job; a sweep's jobs are children of one parent run (``mlflow.parentRunId``).
 This module is the only place that writes to MLflow, so it owns what must hold for every write:
 
-* keys go through one policy (:mod:`runner.keys`): any class/column name becomes a valid,
+* keys go through one policy (:mod:`components.keys`): any class/column name becomes a valid,
   unique key, and a key the server still rejects costs only itself, never the batch;
 * secrets are redacted (:mod:`runner.redaction`) from params, tags and text artifacts;
 * metrics are buffered and flushed in batches, but at least every ``flush_interval_s`` seconds,
@@ -24,8 +24,8 @@ import time
 from collections.abc import Mapping
 from typing import Annotated, Any
 
+from components.keys import KeyMap
 from components.registry import Interval, get_registry
-from runner.keys import KeyMap
 from runner.redaction import redact
 from runner.store import StoreMixin, TrackingError, translate
 

@@ -10,7 +10,7 @@ from sklearn.random_projection import GaussianRandomProjection, SparseRandomProj
 import components
 from components import get_registry
 from components.errors import ConfigError
-from runner.job import _resample_cache
+from runner.stages import resample_cache as _resample_cache
 from runner.pipeline import Preprocessor
 
 components.load_builtin()

@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from runner.job import JobContext, run_job
-from runner.keys import KeyMap, key_ok, segment
+from components.keys import KeyMap, key_ok, segment
 from runner.tracking import MlflowTracker
 from tests.conftest import FAST, compose
 

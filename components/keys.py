@@ -1,4 +1,4 @@
-"""The one key policy of the tracking layer: any class, column or config name -> a valid MLflow key.
+"""The one key policy for metric names: any class, column or config name -> a valid MLflow key.
 
 Why a policy and not a regex at each call site: MLflow rejects a whole ``log_batch`` when one
 key is invalid (a class called ``..`` used to cost every metric of a run), and a lossy
