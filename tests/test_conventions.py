@@ -65,6 +65,7 @@ def test_whitened_raw_breast_cancer_has_identity_covariance() -> None:
 # --- 11: the drift flag is sample-size aware --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_drift_flag_rarely_fires_on_iid_data_at_breast_cancer_sizes() -> None:
     rng = np.random.default_rng(3)
     names = [f"f{j}" for j in range(30)]
@@ -178,6 +179,7 @@ def _store_runs(uri: str, experiment: str, arms: list[str], key: str, sweep_over
         parent.finish("FINISHED")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("arms", "overrides", "expected"),
     [
