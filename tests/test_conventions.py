@@ -310,3 +310,23 @@ def test_job_logs_summaries_as_metrics_tables_as_artifacts_and_splits_as_inputs(
     again = client.get_run(run_job(compose(opt_in), JobContext(overrides=opt_in)).run_id)
     per_feature = [k for k in again.data.metrics if k.startswith(("quality/feature/", "drift/feature/"))]
     assert len(per_feature) == 30 * 5 + 30 * 6
+
+
+@pytest.mark.slow
+def test_system_metrics_are_logged_when_asked(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from runner.tracking import MlflowTracker, build_tracker
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    tracker = MlflowTracker(uri=uri, experiment="t_system", system_metrics=True, system_metrics_interval_s=0.5)
+    run = tracker.start_run("r", {})
+    time.sleep(2.0)
+    run.finish()
+    keys = set(MlflowClient(uri).get_run(run.run_id).data.metrics)
+    assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= keys
+    quiet = MlflowTracker(uri=uri, experiment="t_system").start_run("q", {})  # off by default
+    quiet.finish()
+    assert not [k for k in MlflowClient(uri).get_run(quiet.run_id).data.metrics if k.startswith("system/")]
+    with pytest.raises(ConfigError, match="tracking.system_metrics_interval_s"):
+        build_tracker({"name": "mlflow", "uri": uri, "system_metrics": True, "system_metrics_interval_s": 0})
