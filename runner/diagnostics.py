@@ -65,7 +65,7 @@ def log_plots_and_report(
         if counts is not None:
             images["class counts"] = plots.class_counts(counts[0], counts[1], names, out / "class_counts.png")
         if drift is not None and drift["features"]:
-            images["drifted features"] = plots.drift_histograms(data.train.X, data.test.X, drift, data.feature_names, out / "drift.png")
+            images["train vs test: largest PSI"] = plots.drift_histograms(data.train.X, data.test.X, drift, data.feature_names, out / "drift.png")
         html_path, json_path = write_report(out, title, quality, drift, images)
         for path in images.values():
             run.log_file(str(path), "plots")

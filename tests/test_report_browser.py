@@ -86,7 +86,7 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
     # the plots: confusion matrix, ROC/PR, training curves, class counts, drift histograms
     images = layout["images"]
     alts = {i["alt"] for i in images}
-    assert {"confusion matrix (test)", "ROC and PR curves (test)", "training curves", "class counts", "drifted features"} <= alts
+    assert {"confusion matrix (test)", "ROC and PR curves (test)", "training curves", "class counts", "train vs test: largest PSI"} <= alts
     assert all(i["decoded"] and i["w"] > 200 and i["h"] > 150 for i in images), images
     boxes = sorted(tables + images, key=lambda b: b["y"])
     for above, below in zip(boxes, boxes[1:]):  # stacked down the page, nothing drawn over anything else
