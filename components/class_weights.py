@@ -43,7 +43,18 @@ def inverse(*, counts: np.ndarray) -> np.ndarray:
 
 @CLASS_WEIGHTS.register("balanced", runtime=("counts",))
 def balanced(*, counts: np.ndarray) -> np.ndarray:
-    """w_k = N / (2 · N_k): the lecture's binary form (equals ``inverse`` when K = 2)."""
+    """w_k = N / (K · N_k): scikit-learn's ``class_weight='balanced'`` (same as ``inverse``).
+
+    Until issue 12 this name meant N / (2 · N_k), which differs from scikit-learn's meaning
+    when K > 2; that scheme is ``half_total`` now.
+    """
+    return inverse(counts=counts)
+
+
+@CLASS_WEIGHTS.register("half_total", runtime=("counts",))
+def half_total(*, counts: np.ndarray) -> np.ndarray:
+    """w_k = N / (2 · N_k): the lecture's binary formula applied to any K (equals ``balanced``
+    when K = 2; with K > 2 every weight is K/2 times scikit-learn's)."""
     c = _counts(counts)
     return _safe_div(c.sum() / 2.0, c)
 

@@ -71,6 +71,13 @@ def _pick_splits(dd: Any, splits: Mapping[str, str] | None) -> dict[str, Any]:
     return chosen
 
 
+def saved_to_disk(path: str) -> bool:
+    """A folder written by ``Dataset.save_to_disk`` (``state.json``) or ``DatasetDict.save_to_disk``
+    (``dataset_dict.json``): ``load_dataset`` cannot read those, ``load_from_disk`` does."""
+    folder = os.path.expanduser(path)
+    return os.path.isdir(folder) and any(os.path.exists(os.path.join(folder, f)) for f in ("state.json", "dataset_dict.json"))
+
+
 @DATASETS.register("hf")
 def hf_dataset(
     *,
@@ -85,7 +92,9 @@ def hf_dataset(
     class_names: list[str] | None = None,
     load_kwargs: dict[str, Any] | None = None,
 ) -> LoadedData:
-    """Any ``datasets.load_dataset`` source: hub ids, or ``csv``/``parquet``/``json`` + ``data_files``.
+    """Any ``datasets.load_dataset`` source: hub ids, or ``csv``/``parquet``/``json`` + ``data_files``;
+    or a folder written by ``save_to_disk`` (a ``Dataset``: its rows are the train split; a
+    ``DatasetDict``: its splits), read with ``load_from_disk``.
 
     ``splits`` maps the runner's roles (train, validation, test) to the source's split names;
     by default ``train``/``validation``/``test`` (or ``valid``, ``val``, ``dev``) are used.
@@ -100,9 +109,12 @@ def hf_dataset(
     if looks_local and not os.path.exists(os.path.expanduser(path)):
         raise ConfigError(f"dataset.path: no such file or folder: '{os.path.abspath(path)}'.")
     try:
-        dd = hf.load_dataset(
-            path, config_name, data_files=data_files, data_dir=data_dir, revision=revision, **(load_kwargs or {})
-        )
+        if saved_to_disk(path):
+            dd = hf.load_from_disk(os.path.expanduser(path))
+        else:
+            dd = hf.load_dataset(
+                path, config_name, data_files=data_files, data_dir=data_dir, revision=revision, **(load_kwargs or {})
+            )
     except Exception as exc:
         raise load_error(exc, path, data_files) from exc
     if not isinstance(dd, hf.DatasetDict):

@@ -19,7 +19,7 @@ from components.errors import ConfigError
 from components.registry import Interval, get_registry
 
 LOSSES = get_registry("loss")
-WeightScheme = Literal["none", "inverse", "balanced", "effective_number"]
+WeightScheme = Literal["none", "inverse", "balanced", "half_total", "effective_number"]
 
 
 class Loss(nn.Module):
@@ -136,7 +136,7 @@ def focal_per_sample(
 class Focal(Loss):
     """Focal loss (Lin et al. 2017); with ``alpha`` set it is the alpha-balanced focal loss.
 
-    ``alpha``: null (no α), a class-weight scheme (inverse, balanced, effective_number with
+    ``alpha``: null (no α), a class-weight scheme (inverse, balanced, half_total, effective_number with
     ``beta``), or an explicit per-class list.
     """
 

@@ -3,10 +3,11 @@
 Each dimension is a number in [0, 1] where possible: completeness = 1 − missing / cells,
 consistency = 1 − contradictory rows / rows (identical features, different labels), accuracy =
 1 − share of labels flagged as likely wrong. Label issues use confident learning written here
-(no cleanlab dependency): out-of-fold probabilities from a cross-validated logistic regression,
-per-class thresholds t_j = mean p_j over rows labelled j, and a row is an issue when its most
-probable confident class (p_j ≥ t_j) is not its given label (Northcutt et al. 2021, the
-"confident joint" off-diagonal). Expensive parts run on a seeded row sample (``max_rows``).
+(no cleanlab dependency at run time; a test pins it to cleanlab's ``confident_learning``
+filter): out-of-fold probabilities from a cross-validated logistic regression, per-class
+thresholds t_j = mean p_j over rows labelled j, and a row is an issue when its confident class
+(the argmax when several pass their threshold) is not its given label (Northcutt et al. 2021,
+the "confident joint" off-diagonal). Expensive parts run on a seeded row sample (``max_rows``).
 """
 from __future__ import annotations
 
@@ -48,7 +49,9 @@ class QualitySettings:
     zscore: Annotated[float, Interval(0, None, "neither")] = 3.0
     bins: Annotated[int, Interval(2, None)] = 10
     psi_drifted: Annotated[float, Interval(0, None)] = 0.2
+    drift_alpha: Annotated[float, Interval(0, 1, "neither")] = 0.05
     top_pairs: Annotated[int, Interval(0, None)] = 5
+    per_feature_metrics: bool = False
     max_feature_metrics: Annotated[int, Interval(0, None)] = 100
     plots: bool = True
     max_cost_s: Annotated[float, Interval(0, None, "neither")] | None = 30.0
@@ -100,6 +103,12 @@ def consistency_and_duplicates(X: np.ndarray, y: np.ndarray) -> tuple[float, flo
 
 def label_issues(X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Boolean mask of likely label errors by confident learning on out-of-fold probabilities."""
+    proba = out_of_fold_proba(X, y, folds, seed)
+    return np.zeros(len(y), dtype=bool) if proba is None else confident_issues(y, proba)
+
+
+def out_of_fold_proba(X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray | None:
+    """Cross-validated logistic-regression probabilities (None when a class has < 2 rows)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
@@ -109,18 +118,27 @@ def label_issues(X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndar
     present = counts[counts > 0]
     n_folds = int(min(folds, present.min())) if len(present) > 1 else 0
     if n_folds < 2:
-        return np.zeros(len(y), dtype=bool)
+        return None
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
     cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    proba = cross_val_predict(model, X, y, cv=cv, method="predict_proba")
+    return cross_val_predict(model, X, y, cv=cv, method="predict_proba")
+
+
+def confident_issues(y: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """The confident joint's off-diagonal (Northcutt et al. 2021): per-class thresholds t_j =
+    mean p_j over rows labelled j; a row with at least one confident class (p_j ≥ t_j − 1e-6)
+    gets as its guessed label that class, or the row's argmax when several are confident, and is
+    an issue when the guess is not its label and the row's argmax is not its label either. Written here (no cleanlab at run time) and pinned
+    against cleanlab's ``find_label_issues(filter_by='confident_learning')`` in the tests."""
     classes = np.unique(y)
     yi = np.searchsorted(classes, y)
     thresholds = np.array([proba[yi == j, j].mean() for j in range(len(classes))])
-    confident = proba >= thresholds[None, :]
-    masked = np.where(confident, proba, -1.0)
-    best = masked.argmax(1)
-    has = confident.any(1)
-    return has & (best != yi)
+    confident = proba >= thresholds[None, :] - 1e-6
+    n_confident = confident.sum(1)
+    guess = np.where(n_confident > 1, proba.argmax(1), confident.argmax(1))
+    nudged = proba.copy()
+    nudged[np.arange(len(yi)), yi] += 1e-6  # a row the model predicts as its label (ties included) is never an issue
+    return (n_confident > 0) & (guess != yi) & (nudged.argmax(1) != yi)
 
 
 def _label_issues_affordable(n: int, d: int, k: int, settings: QualitySettings) -> bool:
@@ -223,14 +241,15 @@ def quality_report(
     return report
 
 
-def quality_metrics(report: dict[str, Any], max_features: int) -> dict[str, float]:
-    """The numeric parts of a report as ``quality/*`` MLflow metrics."""
+def quality_metrics(report: dict[str, Any], max_features: int, per_feature: bool = False) -> dict[str, float]:
+    """The summary numbers of a report as ``quality/*`` MLflow metrics; per-feature statistics
+    (``quality/feature/*``) only with ``per_feature``: they are an artifact otherwise."""
     out = {f"quality/{k}": float(report[k]) for k in (*DIMENSIONS, "missing_cells", "contradictory_rows") if k in report}
     if report.get("top_pearson"):
         out["quality/max_abs_pearson"] = abs(report["top_pearson"][0][2])
     if report.get("top_spearman"):
         out["quality/max_abs_spearman"] = abs(report["top_spearman"][0][2])
-    for row in report["feature_stats"][:max_features]:
+    for row in report["feature_stats"][:max_features] if per_feature else []:
         for stat in ("mean", "median", "std", "skewness", "kurtosis"):
             out[f"quality/feature/{safe(row['feature'])}/{stat}"] = row[stat]
     return out

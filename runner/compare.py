@@ -1,8 +1,12 @@
 """``python -m runner.compare <experiment name | sweep id> [--metric test/macro_f1] [--by resampler.name,loss.name]``
 
-Reads the runs from MLflow, groups them into arms, and prints mean ± std, n and a 95% t
-confidence interval over seeds, marks the best arm, and runs paired tests (Wilcoxon signed-rank
-and paired t, scipy) of every arm against a baseline arm over matched seeds. Writes CSV,
+Reads the runs from MLflow, groups them into arms, and prints mean ± std, n and a 95% bootstrap
+percentile interval of the mean over seeds (scipy.stats.bootstrap; it stays inside the range of
+the observed values, so a metric in [0, 1] keeps its interval in [0, 1], which a t interval
+does not near 0 or 1), marks the best arm, and runs paired tests (Wilcoxon signed-rank and
+paired t, scipy) of every arm against a baseline arm over matched seeds. The baseline defaults
+to the "no treatment" arm (every value ``none`` or ``ce``) when there is one, else to the
+sweep's first arm in override order (``-m scaler=robust,none`` -> ``robust``). Writes CSV,
 Markdown and a PNG chart (bars with error bars; a heatmap for two-way grids). Works on a sweep
 still running (unfinished runs are counted, not averaged) and lists failed runs as failed.
 
@@ -20,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from components.errors import ConfigError
 from components.keys import segment
+from runner.compare_stats import bootstrap_ci, default_baseline, paired, sweep_orders
 from runner.tracking import is_dead
 
 DEFAULT_URI = f"sqlite:///{Path('outputs').resolve()}/mlflow.db"
@@ -63,10 +67,8 @@ class Arm:
         v = np.array(list(self.values.values()), dtype=float)
         if len(v) == 0:
             return {"mean": float("nan"), "std": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
-        mean = float(v.mean())
-        std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
-        half = float(stats.t.ppf(0.975, len(v) - 1) * std / np.sqrt(len(v))) if len(v) > 1 else float("nan")
-        return {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half}
+        low, high = bootstrap_ci(v)
+        return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "ci_low": low, "ci_high": high}
 
 
 def overrides_of(run: Any) -> dict[str, str]:
@@ -138,18 +140,6 @@ def build_arms(runs: list[Any], by: list[str], metric: str) -> dict[tuple[str, .
         else:
             arm.values[r.data.params.get("seed", r.info.run_id)] = r.data.metrics[metric]
     return dict(sorted(arms.items(), key=lambda kv: tuple(_order(v) for v in kv[0])))
-
-
-def paired(a: Arm, b: Arm) -> dict[str, float]:
-    seeds = sorted(set(a.values) & set(b.values))
-    if len(seeds) < 2:
-        return {"pairs": float(len(seeds)), "wilcoxon_p": float("nan"), "ttest_p": float("nan")}
-    x = np.array([a.values[s] for s in seeds])
-    y = np.array([b.values[s] for s in seeds])
-    diff = x - y
-    wil = float("nan") if np.allclose(diff, 0) else float(stats.wilcoxon(x, y).pvalue)
-    tt = float("nan") if np.allclose(diff, diff[0]) else float(stats.ttest_rel(x, y).pvalue)
-    return {"pairs": float(len(seeds)), "wilcoxon_p": wil, "ttest_p": tt}
 
 
 def table(arms: dict[tuple[str, ...], Arm], by: list[str], baseline: tuple[str, ...] | None, higher_is_better: bool) -> list[dict[str, Any]]:
@@ -227,7 +217,8 @@ def compare(
     target: str, metric: str = "test/macro_f1", by: list[str] | None = None, baseline: str | None = None,
     uri: str | None = None, out: Path | None = None, lower_is_better: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
-    runs, label = find_runs(open_store(uri or default_uri()), target)
+    tracker = open_store(uri or default_uri())
+    runs, label = find_runs(tracker, target)
     check_metric(runs, metric)
     keys = by if by is not None else varying_keys(runs)
     arms = build_arms(runs, keys, metric)
@@ -236,14 +227,16 @@ def compare(
         base_key = tuple(baseline.split(","))
         if base_key not in arms:
             raise SystemExit(f"Error: --baseline {baseline!r} is not an arm. Arms: {', '.join(','.join(k) for k in arms)}.")
-    elif arms:
-        base_key = next(iter(arms))
+    else:
+        arm_of = lambda r: tuple(arm_value(r, k) for k in keys) if keys else ("all",)  # noqa: E731
+        base_key = default_baseline(arms, keys, runs, sweep_orders(tracker, runs), arm_of)
     rows = table(arms, keys, base_key, not lower_is_better)
     folder = out or Path("outputs") / "compare" / segment(target)
     folder.mkdir(parents=True, exist_ok=True)
     columns = [*(keys or ["arm"]), "n", "mean", "std", "ci_low", "ci_high", "best", "failed", "killed", "unfinished", "stale",
                "pairs", "wilcoxon_p", "ttest_p"]  # fmt: skip
-    md = f"{label}: {metric}, arms by {', '.join(keys) or '(one arm)'}; paired tests against {','.join(base_key or ())}\n\n"
+    md = (f"{label}: {metric}, arms by {', '.join(keys) or '(one arm)'}; paired tests against {','.join(base_key or ())}; "
+          "ci: 95% bootstrap percentile interval of the mean over seeds\n\n")  # fmt: skip
     md += markdown(rows, columns)
     files = {"markdown": folder / "comparison.md", "csv": folder / "comparison.csv", "chart": folder / "comparison.png"}
     files["markdown"].write_text(md)
@@ -262,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("target", help="an MLflow experiment name (experiment_name) or a sweep id")
     parser.add_argument("--metric", default="test/macro_f1")
     parser.add_argument("--by", default=None, help="comma-separated config keys defining the arms (default: the swept keys)")
-    parser.add_argument("--baseline", default=None, help="the arm to test against, its values comma-separated (default: the first arm)")
+    parser.add_argument("--baseline", default=None, help="the arm to test against, its values comma-separated (default: the arm whose values are all none/ce, else the sweep's first arm in override order)")
     parser.add_argument("--lower-is-better", action="store_true", help="for losses: the best arm has the lowest mean")
     parser.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db")
     parser.add_argument("--out", type=Path, default=None, help="folder for the CSV, Markdown and PNG (default: outputs/compare/<target>)")

@@ -12,7 +12,7 @@ from components.quality import quality_metrics, quality_report
 from runner import plots
 from runner.data import PreparedData
 from runner.evaluation import confusion
-from runner.report import write_report
+from runner.report import feature_csvs, write_report
 from runner.tracking import Run
 
 
@@ -22,10 +22,19 @@ def data_reports(data: PreparedData, settings: Any, seed: int) -> tuple[dict[str
         data.train.X, data.train.y, data.feature_names, data.class_names, settings, seed, data.raw_train, data.raw_features
     )
     drift = drift_report(
-        data.train.X, data.test.X, data.feature_names, settings.bins, settings.psi_drifted, seed, settings.max_rows, settings.max_cost_s
-    )
-    metrics = {**quality_metrics(quality, settings.max_feature_metrics), **drift_metrics(drift, settings.max_feature_metrics)}
+        data.train.X, data.test.X, data.feature_names, settings.bins, settings.psi_drifted, seed, settings.max_rows, settings.max_cost_s,
+        settings.drift_alpha,
+    )  # fmt: skip
+    per_feature, cap = settings.per_feature_metrics, settings.max_feature_metrics
+    metrics = {**quality_metrics(quality, cap, per_feature), **drift_metrics(drift, cap, per_feature)}
     return quality, drift, metrics
+
+
+def log_data_tables(run: Run, quality: dict[str, Any] | None, drift: dict[str, Any] | None) -> None:
+    """The per-feature tables as ``report/feature_stats.csv`` and ``report/feature_drift.csv``
+    (whether or not plots are drawn): per-feature numbers are artifacts, not metrics."""
+    for name, text in feature_csvs(quality, drift).items():
+        run.log_text(text, f"report/{name}")
 
 
 def log_plots_and_report(
@@ -38,6 +47,7 @@ def log_plots_and_report(
     test_proba: np.ndarray | None = None,
     counts: tuple[np.ndarray, np.ndarray] | None = None,
     folder: Path | None = None,
+    pos_label: int | None = None,
 ) -> dict[str, Path]:
     """Draw the plots, write the HTML + JSON report, log both as artifacts; returns the files."""
     tmp = tempfile.TemporaryDirectory() if folder is None else None
@@ -49,13 +59,13 @@ def log_plots_and_report(
         if test_proba is not None:
             cm = confusion(data.test.y, test_proba.argmax(1), len(names))
             images["confusion matrix (test)"] = plots.confusion_matrix(cm, names, out / "confusion_test.png", "Confusion matrix (test)")
-            images["ROC and PR curves (test)"] = plots.roc_pr(data.test.y, test_proba, names, out / "roc_pr_test.png")
+            images["ROC and PR curves (test)"] = plots.roc_pr(data.test.y, test_proba, names, out / "roc_pr_test.png", pos_label)
         if history is not None and history.epochs:
             images["training curves"] = plots.training_curves(history.epochs, history.best_epoch, out / "training_curves.png", history.monitor)
         if counts is not None:
             images["class counts"] = plots.class_counts(counts[0], counts[1], names, out / "class_counts.png")
         if drift is not None and drift["features"]:
-            images["drifted features"] = plots.drift_histograms(data.train.X, data.test.X, drift, data.feature_names, out / "drift.png")
+            images["train vs test: largest PSI"] = plots.drift_histograms(data.train.X, data.test.X, drift, data.feature_names, out / "drift.png")
         html_path, json_path = write_report(out, title, quality, drift, images)
         for path in images.values():
             run.log_file(str(path), "plots")

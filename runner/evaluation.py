@@ -6,13 +6,49 @@ alone: at ρ = 99 predicting the majority everywhere already scores 99% accuracy
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
+from components.errors import ConfigError
 from components.quality import safe
+
+EVALUATION_KEYS = {"pos_label"}
+
+
+def check_evaluation(cfg: Mapping[str, Any] | None) -> None:
+    """``evaluation.*`` before any data is read: known keys, and a pos_label of a usable type."""
+    for key in cfg or {}:
+        if key not in EVALUATION_KEYS:
+            raise ConfigError(f"evaluation.{key}: unknown key. Accepted: {', '.join(sorted(EVALUATION_KEYS))}.")
+    value = (cfg or {}).get("pos_label", "minority")
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or (isinstance(value, int) and value < 0):
+        raise ConfigError(f"evaluation.pos_label: got {value!r}; expected 'minority', a class index (0 or 1) or a class name.")
+
+
+def positive_class(value: Any, class_names: list[str], train_counts: np.ndarray) -> int | None:
+    """The positive class of a binary task for ROC/PR curves and ``pr_auc`` (None when K ≠ 2).
+
+    ``minority`` (default): the class with fewer training rows (class 1 on a tie), the usual
+    convention for imbalanced data: breast_cancer's positive is "malignant", not the majority
+    "benign" that index 1 happens to be. An index or a class name overrides it.
+    """
+    if len(class_names) != 2:
+        return None
+    if value is None or value == "minority":
+        counts = np.asarray(train_counts)
+        return 0 if counts[0] < counts[1] else 1
+    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+        return int(value)
+    if isinstance(value, str) and value in class_names:
+        return class_names.index(value)
+    raise ConfigError(
+        f"evaluation.pos_label: got {value!r}; expected 'minority', 0, 1 or a class name ({', '.join(map(repr, class_names))})."
+    )
 
 
 @torch.no_grad()
@@ -39,12 +75,14 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, sample_we
 
 
 def classification_metrics(
-    y_true: np.ndarray, proba: np.ndarray, class_names: list[str], y_pred: np.ndarray | None = None
+    y_true: np.ndarray, proba: np.ndarray, class_names: list[str], y_pred: np.ndarray | None = None, pos_label: int | None = None
 ) -> dict[str, float]:
     """Macro-F1, ROC-AUC, PR-AUC, balanced accuracy, accuracy and per-class P/R/F1.
 
     ``y_pred`` defaults to the argmax (a tuned decision rule passes its own); AUCs use the
     probabilities and need every class present in ``y_true``, otherwise they are left out.
+    Binary ``pr_auc`` is the average precision of class ``pos_label`` (default 1; the job passes
+    :func:`positive_class`); ROC-AUC does not depend on which class is positive.
     """
     k = len(class_names)
     labels = np.arange(k)
@@ -60,8 +98,9 @@ def classification_metrics(
     present = np.unique(y_true)
     if len(present) == k and k >= 2:
         if k == 2:
-            out["roc_auc"] = float(skm.roc_auc_score(y_true, proba[:, 1]))
-            out["pr_auc"] = float(skm.average_precision_score(y_true, proba[:, 1]))
+            pos = 1 if pos_label is None else pos_label
+            out["roc_auc"] = float(skm.roc_auc_score(y_true == pos, proba[:, pos]))
+            out["pr_auc"] = float(skm.average_precision_score(y_true == pos, proba[:, pos]))
         else:
             out["roc_auc"] = float(skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=labels))
             onehot = label_binarize(y_true, classes=labels)

@@ -36,13 +36,15 @@ def confusion_matrix(cm: np.ndarray, names: list[str], path: Path, title: str) -
     return path
 
 
-def roc_pr(y: np.ndarray, proba: np.ndarray, names: list[str], path: Path) -> Path:
-    """ROC and precision-recall curves (the positive class when binary, one-vs-rest otherwise)."""
-    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+def roc_pr(y: np.ndarray, proba: np.ndarray, names: list[str], path: Path, pos_label: int | None = None) -> Path:
+    """ROC and precision-recall curves (the positive class ``pos_label`` when binary, default 1;
+    one-vs-rest otherwise). PR curves are steps (precision is not interpolated between
+    thresholds) with the average precision, which is what ``pr_auc`` reports, in the legend."""
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
     plt = _plt()
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.2))
-    classes = [1] if len(names) == 2 else list(range(min(len(names), 10)))
+    classes = [1 if pos_label is None else pos_label] if len(names) == 2 else list(range(min(len(names), 10)))
     for k in classes:
         truth = (y == k).astype(int)
         if truth.min() == truth.max():
@@ -50,10 +52,12 @@ def roc_pr(y: np.ndarray, proba: np.ndarray, names: list[str], path: Path) -> Pa
         fpr, tpr, _ = roc_curve(truth, proba[:, k])
         prec, rec, _ = precision_recall_curve(truth, proba[:, k])
         a.plot(fpr, tpr, label=f"{names[k]} (AUC {auc(fpr, tpr):.3f})")
-        b.plot(rec, prec, label=f"{names[k]} (base rate {truth.mean():.3f})")
+        ap = average_precision_score(truth, proba[:, k])
+        b.step(rec, prec, where="post", label=f"{names[k]} (AP {ap:.3f}, base rate {truth.mean():.3f})")
     a.plot([0, 1], [0, 1], "k--", lw=0.8)
-    a.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)")
-    b.set(xlabel="recall", ylabel="precision", title="Precision-recall (test)", ylim=(0, 1.02))
+    positive = f": positive = {names[classes[0]]}" if len(names) == 2 else ": one-vs-rest"
+    a.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC (test{positive})")
+    b.set(xlabel="recall", ylabel="precision", title=f"Precision-recall (test{positive})", ylim=(0, 1.02))
     a.legend(fontsize=7)
     b.legend(fontsize=7)
     fig.tight_layout()
@@ -102,7 +106,9 @@ def class_counts(before: np.ndarray, after: np.ndarray, names: list[str], path: 
         a.text(xi + 0.2, v, str(int(v)), ha="center", va="bottom", fontsize=7)
     a.set_xticks(x, names, rotation=45 if len(names) > 4 else 0)
     a.set(ylabel="training rows", title="Class counts (training split)")
-    if max(before.max(initial=1), after.max(initial=1)) / max(1, min(before.min(initial=1), after.min(initial=1))) > 50:
+    counts = np.r_[before, after]
+    nonzero = counts[counts > 0]
+    if len(nonzero) and nonzero.max() / nonzero.min() > 50:  # long tails only: a log axis on 111..117 rows exaggerates
         a.set_yscale("log")
     a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     fig.tight_layout()
@@ -112,7 +118,7 @@ def class_counts(before: np.ndarray, after: np.ndarray, names: list[str], path: 
 
 
 def drift_histograms(train: np.ndarray, test: np.ndarray, drift: dict[str, Any], names: list[str], path: Path, top: int = 4) -> Path:
-    """Train vs test distributions of the ``top`` most drifted features (by PSI)."""
+    """Train vs test densities of the ``top`` features by PSI (drifted or not: the title says how many are)."""
     plt = _plt()
     rows = sorted(drift["features"], key=lambda r: -r["psi"])[:top]
     fig, axes = plt.subplots(1, max(1, len(rows)), figsize=(3.6 * max(1, len(rows)), 3.4), squeeze=False)
@@ -123,8 +129,12 @@ def drift_histograms(train: np.ndarray, test: np.ndarray, drift: dict[str, Any],
         ax.hist(train[:, j], bins=bins, density=True, alpha=0.5, label="train")
         ax.hist(test[:, j], bins=bins, density=True, alpha=0.5, label="test")
         ax.set_title(f"{row['feature']}\nPSI {row['psi']:.3f}  KS {row['ks']:.3f}", fontsize=9)
+        ax.set_xlabel("value", fontsize=8)
+        ax.set_ylabel("density", fontsize=8)
         ax.legend(fontsize=7)
-    fig.suptitle(f"Most drifted features (domain AUC {drift['domain_auc']:.3f})", fontsize=10)
+    flagged = sum(bool(r.get("drifted")) for r in drift["features"])
+    fig.suptitle(f"The {len(rows)} features with the largest PSI ({flagged} of {len(drift['features'])} flagged drifted; "
+                 f"domain AUC {drift['domain_auc']:.3f})", fontsize=10)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

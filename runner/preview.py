@@ -1,8 +1,10 @@
 """``python -m runner.preview dataset=digits dataset.as_image=true augment=randaugment augment.n=2 augment.m=9``
 
 Writes a PNG grid of original training images and augmented versions (labels kept), running the
-job's own first stages (load, then outliers -> scaler -> resampler), so a label-changing policy is visible before training:
-a 90° rotation turns a 6 into a 9.
+job's own first stages (load, then outliers -> resampler), so a label-changing policy is visible
+before training: a 90° rotation turns a 6 into a 9. The scaler is left out: images are shown in
+their raw range, because the job's default scaler (per-pixel z-scores) makes a digit grid
+unreadable, and a preview is for the eye.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ def preview(cfg: DictConfig, path: Path, samples: int = 8, copies: int = 4) -> P
     components.load_builtin()
     plain = to_plain(cfg)
     validate(plain)
+    plain = {**plain, "scaler": {"name": "none"}}  # the raw image range (see the module docstring)
     state = run_stages(JobState(plain, int(plain["seed"])), PREVIEW_STAGES[:1], Run())  # load
     data = state.data
     if data.image_shape is None:

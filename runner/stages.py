@@ -19,8 +19,9 @@ import numpy as np
 from components import get_registry
 from runner.cache import ResampleCache, cache_key
 from runner.data import prepare
-from runner.diagnostics import data_reports, log_augment_preview, log_plots_and_report
-from runner.evaluation import classification_metrics, confusion, confusion_csv, predict_proba
+from runner.diagnostics import data_reports, log_augment_preview, log_data_tables, log_plots_and_report
+from runner.evaluation import classification_metrics, confusion, confusion_csv, positive_class, predict_proba
+from runner.inputs import log_dataset_inputs
 from runner.model_export import export_model  # the fitted pipeline as runs:/<id>/model
 from runner.monitor import validation_weights
 from runner.pipeline import Preprocessor
@@ -47,6 +48,7 @@ def load(state: JobState, logged: Logged) -> None:
     data = state.data = prepare(state.plain["dataset"], state.plain.get("split", {}), state.seed)
     state.before = np.bincount(data.train.y, minlength=data.num_classes)
     logged.set_tags({"dataset_fingerprint": data.fingerprint, "device": state.device})
+    log_dataset_inputs(logged, data, state.plain["dataset"])
     logged.log_metrics({**data.info, **_counts(data.train.y, data.class_names, "data/train_count")})
 
 
@@ -56,6 +58,12 @@ def data_report(state: JobState, logged: Logged) -> None:
     if settings.enabled:
         state.quality, state.drift, metrics = data_reports(state.data, settings, state.seed)
         logged.log_metrics(metrics)
+        log_data_tables(logged, state.quality, state.drift)
+
+
+def _positive(state: JobState) -> int | None:
+    """``evaluation.pos_label`` resolved on the training counts (binary only; the minority by default)."""
+    return positive_class((state.plain.get("evaluation") or {}).get("pos_label", "minority"), state.data.class_names, state.before)
 
 
 def build_preprocessor(plain: Mapping[str, Any], data: Any, seed: int, device: str) -> Preprocessor:
@@ -163,7 +171,7 @@ def evaluate(state: JobState, logged: Logged) -> None:
         "test": (predict_proba(state.model, _tensor(state.X_test, state.device), batch), data.test.y),
     }
     for split, (proba, y) in state.probas.items():
-        state.final.update({f"{split}/{key}": v for key, v in classification_metrics(y, proba, data.class_names).items()})
+        state.final.update({f"{split}/{key}": v for key, v in classification_metrics(y, proba, data.class_names, pos_label=_positive(state)).items()})
         logged.log_text(confusion_csv(confusion(y, proba.argmax(1), data.num_classes), data.class_names), f"metrics/confusion_{split}.csv")
 
 
@@ -175,7 +183,7 @@ def tune_threshold(state: JobState, logged: Logged) -> None:
     state.rule = DecisionRule().fit(state.probas["val"][1], state.probas["val"][0])
     state.final.update(state.rule.params(names))
     for split, (proba, y) in state.probas.items():
-        tuned = classification_metrics(y, proba, names, state.rule.predict(proba))
+        tuned = classification_metrics(y, proba, names, state.rule.predict(proba), pos_label=_positive(state))
         state.final.update({f"{split}_tuned/{key}": v for key, v in tuned.items()})
     test_proba, y_test = state.probas["test"]
     cm = confusion(y_test, state.rule.predict(test_proba), len(names))
@@ -189,7 +197,7 @@ def report(state: JobState, logged: Logged) -> None:
         return
     title = f"{plain.get('experiment_name', '')}: {plain['dataset']['name']}"
     counts = (state.before, state.after)
-    log_plots_and_report(logged, title, data, state.quality, state.drift, state.history, state.probas["test"][0], counts)
+    log_plots_and_report(logged, title, data, state.quality, state.drift, state.history, state.probas["test"][0], counts, pos_label=_positive(state))
     if data.image_shape is not None and plain["augment"]["name"] != "none":
         log_augment_preview(logged, state.augment, state.X_train, state.y_train, data.image_shape, data.class_names, state.seed)
 

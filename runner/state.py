@@ -62,6 +62,9 @@ class Logged(Run):
         copied = shutil.copy2(local_path, keep / Path(local_path).name)
         self.entries.append(("file", str(copied), artifact_dir))
 
+    def log_inputs(self, inputs: list[tuple[Any, str]]) -> None:
+        self.entries.append(("inputs", list(inputs), None))
+
     def replay(self, run: Run) -> None:
         """Write the record into ``run`` in the order it was made, then drop copied files."""
         try:
@@ -72,6 +75,8 @@ class Logged(Run):
                     run.set_tags(value)
                 elif kind == "text":
                     run.log_text(value, extra)
+                elif kind == "inputs":
+                    run.log_inputs(value)
                 else:
                     run.log_file(value, extra)
         finally:

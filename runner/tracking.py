@@ -22,10 +22,10 @@ import os
 import socket
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from components.registry import get_registry
 from components.keys import KeyMap
+from components.registry import Interval, get_registry
 from runner.redaction import redact
 from runner.store import StoreMixin, TrackingError, translate
 
@@ -46,6 +46,7 @@ class Run:
     def set_tags(self, tags: Mapping[str, Any]) -> None: ...
     def log_text(self, text: str, path: str) -> None: ...
     def log_file(self, local_path: str, artifact_dir: str | None = None) -> None: ...
+    def log_inputs(self, inputs: list[tuple[Any, str]]) -> None: ...
     def flush(self) -> None: ...
     def finish(self, status: str = "FINISHED") -> None: ...
 
@@ -84,6 +85,7 @@ class MlflowRun(Run):
         self._pending: list[Any] = []
         self._last_flush = time.monotonic()
         self._map_logged = 0
+        self.system_monitor: Any = None
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
@@ -157,8 +159,19 @@ class MlflowRun(Run):
         with translate(self.uri, f"writing artifact {local_path}"):
             self.client.log_artifact(self.run_id, local_path, artifact_dir)
 
+    def log_inputs(self, inputs: list[tuple[Any, str]]) -> None:
+        """``mlflow.log_input`` for each (MLflow dataset, context) pair, through the client."""
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        entities = [DatasetInput(ds._to_mlflow_entity(), [InputTag(MLFLOW_DATASET_CONTEXT, context)]) for ds, context in inputs]
+        with translate(self.uri, "logging dataset inputs"):
+            self.client.log_inputs(self.run_id, datasets=entities)
+
     def finish(self, status: str = "FINISHED") -> None:
         try:
+            if self.system_monitor is not None:
+                self.system_monitor.finish()  # its last sample lands before the run is closed
             self.flush()
         finally:
             with translate(self.uri, f"closing run {self.run_id}"):
@@ -179,7 +192,12 @@ class MlflowTracker(StoreMixin, Tracker):
     def __init__(
         self, *, uri: str, experiment: str = "default", artifact_root: str | None = None, flush_interval_s: float = 5.0,
         log_model: bool = True,
+        system_metrics: bool = False, system_metrics_interval_s: Annotated[float, Interval(0, None, "neither")] = 10.0,
     ) -> None:
+        if system_metrics:
+            _check_psutil()
+        self.system_metrics = system_metrics
+        self.system_metrics_interval_s = float(system_metrics_interval_s)
         self.uri = uri
         self.experiment = experiment
         self.artifact_root = artifact_root
@@ -199,7 +217,13 @@ class MlflowTracker(StoreMixin, Tracker):
             name = name[:197] + "..."
         with translate(self.uri, "creating a run"):
             run = self.client.create_run(self.experiment_id(), tags=all_tags, run_name=name)
-        return MlflowRun(self.client, run.info.run_id, self.experiment_id(), flush_interval_s=self.flush_interval_s, uri=self.uri)
+        out = MlflowRun(self.client, run.info.run_id, self.experiment_id(), flush_interval_s=self.flush_interval_s, uri=self.uri)
+        if self.system_metrics:
+            from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+            out.system_monitor = SystemMetricsMonitor(out.run_id, sampling_interval=self.system_metrics_interval_s, tracking_uri=self.uri)
+            out.system_monitor.start()  # a thread sampling CPU, memory, disk, network (GPU when present) as system/*
+        return out
 
     def ui_hint(self) -> str:
         return f"mlflow ui --backend-store-uri {redact(self.uri)}"
@@ -255,6 +279,16 @@ def _started_after(pid: int, start_ms: int) -> bool:
     except (OSError, ValueError, IndexError, StopIteration):
         return False
     return started_s * 1000 > start_ms + 2000
+
+
+def _check_psutil() -> None:
+    """MLflow's system metrics read the machine through psutil (a dependency of the runner)."""
+    try:
+        import psutil  # noqa: F401
+    except ImportError:
+        from components.errors import ConfigError
+
+        raise ConfigError("tracking.system_metrics: true needs psutil (pip install psutil); or set it to false.") from None
 
 
 def build_tracker(cfg: Mapping[str, Any]) -> Tracker:

@@ -100,7 +100,13 @@ def tune(
         chosen = [f"{p.key}={p.suggest(trial)}" for p in params]
         everything = [*overrides, *chosen]
         ctx = JobContext(overrides=everything, parent={"parent_run_id": parent.run_id, "sweep_id": sweep_id} if parent else None)
-        result = run_job(compose(everything), ctx, extra_tags={"optuna_study": study_name, "optuna_trial": str(trial.number)})
+        trial.set_user_attr("overrides", " ".join(chosen))
+        try:
+            result = run_job(compose(everything), ctx, extra_tags={"optuna_study": study_name, "optuna_trial": str(trial.number)})
+        except Exception as exc:
+            trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
+            trial.set_user_attr("mlflow_run_id", getattr(exc, "mlflow_run_id", None))
+            raise
         if objective not in result.metrics:
             raise ConfigError(f"--objective {objective!r}: not a logged metric; e.g. val/macro_f1, val/roc_auc.")
         trial.set_user_attr("mlflow_run_id", result.run_id)
@@ -108,7 +114,7 @@ def tune(
 
     status = "KILLED"  # unless optimize returns: Ctrl-C / SIGTERM end the parent KILLED, not FINISHED
     try:
-        study.optimize(run_trial, n_trials=trials, catch=(Exception,))
+        study.optimize(run_trial, n_trials=trials, catch=(Exception,), callbacks=[lambda s, t: print(trial_line(s, t, objective), flush=True)])
         status = "FINISHED"
     finally:
         if parent is not None:
@@ -118,6 +124,19 @@ def tune(
                 parent.set_tags({"error": "interrupted"})
             parent.finish(status)
     return study
+
+
+def trial_line(study: Any, trial: Any, objective: str) -> str:
+    """One line per finished trial: number, state, objective (and the best so far), the chosen
+    values and the MLflow run, or the failure's first line."""
+    attrs = trial.user_attrs
+    head = f"trial {trial.number}: {trial.state.name}"
+    if trial.state.name == "COMPLETE":
+        best = study.best_value
+        head += f" {objective}={trial.value:.4f} (best {best:.4f})"
+    else:
+        head += f" ({attrs.get('error', 'no value')})"
+    return f"{head}  {attrs.get('overrides', '')}  run {attrs.get('mlflow_run_id') or '-'}"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -60,8 +60,11 @@ def test_whiten_eps_is_relative_to_the_largest_eigenvalue() -> None:
     b = get_registry("scaler").build({"name": "whiten", "eps": 1e-3}, "scaler").fit(X / 1e4).transform(X / 1e4)
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
     lam = np.linalg.eigvalsh(np.cov(X, rowvar=False))
-    expected = lam / (lam + 1e-3 * lam.max())  # variance of each whitened direction
-    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(np.cov(a, rowvar=False))), np.sort(expected), rtol=1e-6)
+    eps = 0.5 * lam.min() / lam.max() + 0.5 * np.median(lam) / lam.max()  # a floor between the smallest and the median
+    c = get_registry("scaler").build({"name": "whiten", "eps": float(eps)}, "scaler").fit(X).transform(X)
+    expected = lam / np.maximum(lam, eps * lam.max())  # a floor: 1 above it, λ / floor below it
+    assert (expected < 1 - 1e-3).any() and (expected == 1).any()
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(np.cov(c, rowvar=False))), np.sort(expected), rtol=1e-6)
 
 
 def test_shrunk_mahalanobis_flags_planted_outliers_on_a_wide_table() -> None:

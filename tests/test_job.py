@@ -44,7 +44,8 @@ def test_issue_example_logs_params_metrics_tags_and_artifacts(outputs: Path) -> 
     assert yaml.safe_load(Path(client.download_artifacts(result.run_id, "config/overrides.yaml")).read_text())[:6] == overrides
     plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
     assert plots == {f"plots/{n}.png" for n in ("confusion_test", "roc_pr_test", "training_curves", "class_counts", "drift")}
-    assert {a.path for a in client.list_artifacts(result.run_id, "report")} == {"report/quality.html", "report/quality.json"}
+    reports = {"quality.html", "quality.json", "feature_stats.csv", "feature_drift.csv"}  # per-feature tables: artifacts (issue 12)
+    assert {a.path for a in client.list_artifacts(result.run_id, "report")} == {f"report/{n}" for n in reports}
     assert m["quality/imbalance_ratio"] == 99.0 and 0.4 <= m["drift/domain_auc"] <= 0.6 and m["quality/completeness"] == 1.0
     cm = Path(client.download_artifacts(result.run_id, "metrics/confusion_test.csv")).read_text().splitlines()
     assert cm[0] == "true\\pred,majority,minority" and sum(int(v) for row in cm[1:] for v in row.split(",")[1:]) == 2000

@@ -25,10 +25,10 @@ def test_inverse_matches_sklearn_balanced() -> None:
     np.testing.assert_allclose(weights("inverse"), compute_class_weight("balanced", classes=np.arange(3), y=y))
 
 
-def test_balanced_is_binary_form() -> None:
-    np.testing.assert_allclose(weights("balanced"), COUNTS.sum() / (2 * COUNTS))
+def test_half_total_is_the_binary_form() -> None:
+    np.testing.assert_allclose(weights("half_total"), COUNTS.sum() / (2 * COUNTS))
     binary = np.array([9900, 100])
-    np.testing.assert_allclose(weights("balanced", binary), weights("inverse", binary))
+    np.testing.assert_allclose(weights("half_total", binary), weights("balanced", binary))
 
 
 @pytest.mark.parametrize("beta", [0.9, 0.99, 0.999, 0.9999])

@@ -80,7 +80,7 @@ def test_job_with_hostile_class_and_column_names_keeps_every_metric(outputs: Pat
     data = tmp_path / "hostile.csv"
     _hostile_csv(data)
     overrides = [*FAST, f"paths.outputs={outputs}", "experiment_name=t_hostile", "dataset=hf", "dataset.path=csv",
-                 f"dataset.data_files={data}", "dataset.label=label"]  # fmt: skip
+                 f"dataset.data_files={data}", "dataset.label=label", "quality.per_feature_metrics=true"]  # fmt: skip
     result = run_job(compose(overrides), JobContext(overrides=overrides))
     client = MlflowClient(f"sqlite:///{outputs}/mlflow.db")
     metrics = client.get_run(result.run_id).data.metrics
