@@ -23,6 +23,7 @@ from components.errors import ConfigError
 from runner import provenance
 from runner.configs import config_hash, flatten, to_plain
 from runner.data import check_split
+from runner.memory import check_data
 from runner.evaluation import below_chance
 from runner.signals import signal_name
 from runner.stages import JOB_STAGES
@@ -97,6 +98,7 @@ def validate(plain: Mapping[str, Any]) -> None:
             raise ConfigError(f"{group}: missing config group; pick one with {group}=<name>.")
         get_registry(group).validate(plain[group], group)
     check_split(plain.get("split", {}))
+    check_data(plain.get("data"))
     for flag in ("resume", "progress"):
         if not isinstance(plain.get(flag, False), bool):
             raise ConfigError(f"{flag}: got {plain[flag]!r}; expected a boolean (true or false).")
