@@ -8,7 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from sklearn.base import BaseEstimator
+from sklearn.neighbors import NearestNeighbors
+
 from components.errors import ConfigError
+from components.neighbors import neighbors
 from components.resamplers import strategy_by_id
 from runner.pipeline import Preprocessor
 from runner.streaming import INDEX_RESAMPLERS, StreamedTrain
@@ -62,7 +66,9 @@ class StreamedRows:
 
 
 class StreamedPreprocessor:
-    """``Preprocessor.fit_resample`` for a :class:`StreamedTrain`; ``transform`` is the fitted one's."""
+    """``Preprocessor.fit_resample`` for a :class:`StreamedTrain`; ``transform`` is the fitted one's.
+
+    The train split's ``budget`` (bytes, ``data.memory_budget``) bounds SMOTE's chunks."""
 
     def __init__(self, pre: Preprocessor) -> None:
         self.pre = pre
@@ -122,22 +128,70 @@ class StreamedPreprocessor:
         drawn = sorted(c for c, m in targets.items() if m > 0)
         counts = np.bincount(y, minlength=len(res.class_names))
         index = np.arange(len(y), dtype=np.int64)
-        if not drawn:
-            return index, np.zeros((0, width), np.float32), y
-        rows = np.flatnonzero(np.isin(y, drawn))
-        others = np.flatnonzero(~np.isin(y, drawn))
-        if len(others):  # imbalanced-learn wants two classes; SMOTE never reads this row
-            rows = np.sort(np.append(rows, others[0]))
-        X_sub = self.pre.transform(train.encode(rows))
-        saved = res.sampling_strategy
-        res.sampling_strategy = {res.class_names[c]: int(counts[c] + targets[c]) for c in drawn}
-        try:
-            Xr, yr = res.fit_resample(X_sub, y[rows])
-        finally:
-            res.sampling_strategy = saved
-        synthetic = np.ascontiguousarray(Xr[len(rows) :], dtype=np.float32)
-        return index, synthetic, np.concatenate([y, yr[len(rows) :]])
+        chunk_rows = max(train.block_rows, train.budget // (width * 8 * 4))  # float64 temporaries: ~1/4 of the budget
+        parts = [self._smote_class(train, y, c, int(counts[c] + targets[c]), chunk_rows) for c in drawn]
+        synthetic = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, width), np.float32)
+        res.n_synthetic_ = len(synthetic)
+        return index, synthetic, np.concatenate([y, *(p[1] for p in parts)])
 
+    def _smote_class(self, train: StreamedTrain, y: np.ndarray, c: int, target: int, chunk_rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """SMOTE's rows for class ``c`` (up to ``target`` rows in all): imbalanced-learn on that class's
+        rows plus one row of another class (imbalanced-learn wants two; SMOTE never reads it).
+
+        imbalanced-learn draws with a fresh ``RandomState(seed)`` per class, so one call per class
+        equals the in-memory call. Above ``chunk_rows`` new rows the call is split (its float64
+        temporaries are ~3x the new rows): chunk i draws with seed + i, from neighbours searched once.
+        """
+        res = self.pre.resampler
+        rows = np.flatnonzero(y == c)
+        other = np.flatnonzero(y != c)[:1]
+        rows = np.sort(np.concatenate([rows, other]))
+        X_sub = self.pre.transform(train.encode(rows))
+        n_new = target - len(rows) + len(other)
+        chunks = max(1, -(-n_new // chunk_rows))
+        saved = (res.sampling_strategy, res.params, res.seed)
+        out_X, out_y = [], []
+        try:
+            if chunks > 1:  # one neighbour search, reused by every chunk
+                k = res._guard(y[rows], {c: target}, dict(res.params))["k_neighbors"]
+                nn = neighbors(k + 1, res.neighbors, res.device, len(rows) - len(other))
+                X_class = X_sub[y[rows] == c]
+                nn = NearestNeighbors(n_neighbors=k + 1) if isinstance(nn, int) else nn
+                graph = nn.fit(X_class).kneighbors(X_class, return_distance=False)
+                res.params = {**res.params, "k_neighbors": FixedNeighbors(k + 1, graph)}
+            for i in range(chunks):
+                m = n_new * (i + 1) // chunks - n_new * i // chunks
+                res.sampling_strategy = {res.class_names[c]: len(rows) - len(other) + m}
+                res.seed = saved[2] + i
+                Xr, yr = res.fit_resample(X_sub, y[rows])
+                out_X.append(np.ascontiguousarray(Xr[len(rows) :], dtype=np.float32))
+                out_y.append(yr[len(rows) :])
+        finally:
+            res.sampling_strategy, res.params, res.seed = saved
+        return np.concatenate(out_X), np.concatenate(out_y)
+
+
+class FixedNeighbors(BaseEstimator):
+    """A neighbour search done once, answered again: imbalanced-learn refits (a clone of) its
+    ``k_neighbors`` estimator on every call, and chunked SMOTE calls all search the same rows."""
+
+    def __init__(self, n_neighbors: int = 6, graph: np.ndarray | None = None) -> None:
+        self.n_neighbors = n_neighbors
+        self.graph = graph
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> FixedNeighbors:
+        if self.graph is None or len(X) != len(self.graph):
+            raise ValueError("FixedNeighbors: fitted on other rows than its graph was searched on")
+        self.n_samples_fit_ = len(X)
+        return self
+
+    def kneighbors(self, X: np.ndarray | None = None, n_neighbors: int | None = None, return_distance: bool = True) -> np.ndarray:
+        if return_distance or (X is not None and len(X) != len(self.graph)):
+            raise ValueError("FixedNeighbors answers only the search it holds (indices, the fitted rows)")
+        return self.graph
+
+    def kneighbors_graph(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("FixedNeighbors holds indices only")
 
 def streamed_epoch(model, loss_fn, augment, source, y, sw, optimizer, generator, bs, penalty, epoch) -> float:  # noqa: ANN001
     """runner/training.py's ``_minibatch_epoch`` over rows read from ``source`` (runner/streamed_fit.py) one block at a time.

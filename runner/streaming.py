@@ -68,6 +68,7 @@ class StreamedTrain:
     encoder: TableEncoder
     block_rows: int
     sample_rows: np.ndarray  # the seeded sample's row positions (sorted)
+    budget: int  # data.memory_budget in bytes
     progress: bool = False
 
     @property
@@ -128,7 +129,7 @@ def streamer(budget: int, seed: int, progress: bool, plain: Mapping[str, Any] | 
         encoder = TableEncoder(features=loaded.features, image_shape=loaded.image_shape).fit(subset(train, sample))
         encoder.medians_, missing = column_medians(train, encoder.numeric_)  # exact, not the sample's
         rows = block_rows(budget, len(encoder.feature_names_))
-        X_train = StreamedTrain(train, encoder, rows, sample, progress)
+        X_train = StreamedTrain(train, encoder, rows, sample, budget, progress)
         val, test = (_transform_split(encoder, splits[s], rows) for s in ("validation", "test"))
         info = {f"data/{name}_rows": float(ds.num_rows) for name, ds in splits.items()}
         info.update({"data/features": float(X_train.shape[1]), "data/missing_cells_train": float(missing),

@@ -93,6 +93,7 @@ def test_streamed_rows_equal_in_memory_rows(table: Path, resampler: str, scaler:
     np.testing.assert_array_equal(streamed.validation.X, mem.validation.X)
     np.testing.assert_array_equal(streamed.train.y, mem.train.y)
     streamed.train.X.block_rows = 300  # several blocks on a small table
+    streamed.train.X.budget = 1 << 30  # SMOTE in one call (test_chunked_smote: in chunks)
     Xm, ym, rep_m = build_preprocessor(plain, mem, 0, "cpu").fit_resample(mem.train.X, mem.train.y)
     pre = StreamedPreprocessor(build_preprocessor(plain, streamed, 0, "cpu"))
     rows, ys, rep_s = pre.fit_resample(streamed.train.X, streamed.train.y)
@@ -107,6 +108,31 @@ def test_streamed_rows_equal_in_memory_rows(table: Path, resampler: str, scaler:
     assert pre.tags()["data.scaler_fit"] == ("partial_fit" if scaler == "standard" else "sample")
     perm = np.random.default_rng(1).permutation(len(rows))[:500]  # any order, synthetic rows mixed in
     np.testing.assert_array_equal(rows.rows(perm), got[perm])
+
+
+def test_chunked_smote_stays_on_neighbour_segments(table: Path) -> None:
+    """Above its chunk size SMOTE runs in chunks (seed + i, one neighbour search): as many rows as in
+    one call, all distinct, each on a segment from a minority row to one of its k same-class
+    neighbours (searched here independently with scikit-learn)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    plain = _plain(table, "resampler=smote", "scaler=standard")
+    data = prepare_within_budget({**plain, "data": {"memory_budget": SMALL}}, 0)
+    data.train.X.block_rows = 100
+    data.train.X.budget = 100 * 32 * 32 * 4  # chunks of 400 rows
+    pre = StreamedPreprocessor(build_preprocessor(plain, data, 0, "cpu"))
+    rows, y, report = pre.fit_resample(data.train.X, data.train.y)
+    counts = np.bincount(data.train.y)
+    assert len(rows.synthetic) == counts[0] - counts[1] == report["resample/synthetic_rows"] > 1200
+    assert len(np.unique(rows.synthetic, axis=0)) == len(rows.synthetic)
+    X_min = rows.rows(np.flatnonzero(data.train.y == 1)).astype(np.float64)
+    graph = NearestNeighbors(n_neighbors=6).fit(X_min).kneighbors(X_min, return_distance=False)[:, 1:]
+    a = np.repeat(X_min, 5, axis=0)
+    d = X_min[graph.ravel()] - a
+    S = rows.synthetic.astype(np.float64)
+    lam = np.clip(((S[:, None, :] - a[None]) * d[None]).sum(-1) / (d * d).sum(-1)[None], 0, 1)
+    gap = np.linalg.norm(S[:, None, :] - (a[None] + lam[..., None] * d[None]), axis=-1).min(1)
+    assert gap.max() < 1e-4
 
 
 def _store_run(tmp_path: Path, table: Path, *extra: str) -> tuple[dict, mlflow.entities.Run]:
