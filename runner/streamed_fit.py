@@ -156,7 +156,10 @@ class StreamedPreprocessor:
                 k = res._guard(y[rows], {c: target}, dict(res.params))["k_neighbors"]
                 nn = neighbors(k + 1, res.neighbors, res.device, len(rows) - len(other))
                 X_class = X_sub[y[rows] == c]
-                nn = NearestNeighbors(n_neighbors=k + 1) if isinstance(nn, int) else nn
+                if isinstance(nn, int):
+                    nn = NearestNeighbors(n_neighbors=k + 1)
+                else:  # torch's distance blocks (256 MiB by default) within a quarter of the budget
+                    nn.set_params(block_bytes=max(2**24, train.budget // 4))
                 graph = nn.fit(X_class).kneighbors(X_class, return_distance=False)
                 res.params = {**res.params, "k_neighbors": FixedNeighbors(k + 1, graph)}
             for i in range(chunks):
