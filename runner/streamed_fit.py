@@ -129,13 +129,17 @@ class StreamedPreprocessor:
         counts = np.bincount(y, minlength=len(res.class_names))
         index = np.arange(len(y), dtype=np.int64)
         chunk_rows = max(train.block_rows, train.budget // (width * 8 * 4))  # float64 temporaries: ~1/4 of the budget
-        parts = [self._smote_class(train, y, c, int(counts[c] + targets[c]), chunk_rows) for c in drawn]
-        synthetic = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, width), np.float32)
+        synthetic = np.empty((sum(int(targets[c]) for c in drawn), width), np.float32)  # filled in place: no concatenation copy
+        start = 0
+        for c in drawn:
+            self._smote_class(train, y, c, int(targets[c]), chunk_rows, synthetic[start : start + int(targets[c])])
+            start += int(targets[c])
         res.n_synthetic_ = len(synthetic)
-        return index, synthetic, np.concatenate([y, *(p[1] for p in parts)])
+        y_new = np.repeat(np.asarray(drawn, dtype=y.dtype), [int(targets[c]) for c in drawn])
+        return index, synthetic, np.concatenate([y, y_new])
 
-    def _smote_class(self, train: StreamedTrain, y: np.ndarray, c: int, target: int, chunk_rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """SMOTE's rows for class ``c`` (up to ``target`` rows in all): imbalanced-learn on that class's
+    def _smote_class(self, train: StreamedTrain, y: np.ndarray, c: int, n_new: int, chunk_rows: int, out: np.ndarray) -> None:
+        """SMOTE's ``n_new`` rows for class ``c``, written into ``out``: imbalanced-learn on that class's
         rows plus one row of another class (imbalanced-learn wants two; SMOTE never reads it).
 
         imbalanced-learn draws with a fresh ``RandomState(seed)`` per class, so one call per class
@@ -147,14 +151,14 @@ class StreamedPreprocessor:
         other = np.flatnonzero(y != c)[:1]
         rows = np.sort(np.concatenate([rows, other]))
         X_sub = self.pre.transform(train.encode(rows))
-        n_new = target - len(rows) + len(other)
+        n_class = len(rows) - len(other)
         chunks = max(1, -(-n_new // chunk_rows))
         saved = (res.sampling_strategy, res.params, res.seed)
-        out_X, out_y = [], []
+        done = 0
         try:
             if chunks > 1:  # one neighbour search, reused by every chunk
-                k = res._guard(y[rows], {c: target}, dict(res.params))["k_neighbors"]
-                nn = neighbors(k + 1, res.neighbors, res.device, len(rows) - len(other))
+                k = res._guard(y[rows], {c: n_class + n_new}, dict(res.params))["k_neighbors"]
+                nn = neighbors(k + 1, res.neighbors, res.device, n_class)
                 X_class = X_sub[y[rows] == c]
                 if isinstance(nn, int):
                     nn = NearestNeighbors(n_neighbors=k + 1)
@@ -164,14 +168,15 @@ class StreamedPreprocessor:
                 res.params = {**res.params, "k_neighbors": FixedNeighbors(k + 1, graph)}
             for i in range(chunks):
                 m = n_new * (i + 1) // chunks - n_new * i // chunks
-                res.sampling_strategy = {res.class_names[c]: len(rows) - len(other) + m}
+                res.sampling_strategy = {res.class_names[c]: n_class + m}
                 res.seed = saved[2] + i
                 Xr, yr = res.fit_resample(X_sub, y[rows])
-                out_X.append(np.ascontiguousarray(Xr[len(rows) :], dtype=np.float32))
-                out_y.append(yr[len(rows) :])
+                if not (len(Xr) == len(rows) + m and (yr[len(rows) :] == c).all()):
+                    raise RuntimeError(f"SMOTE returned {len(Xr) - len(rows)} rows for class {c}; expected {m}")
+                out[done : done + m] = Xr[len(rows) :]
+                done += m
         finally:
             res.sampling_strategy, res.params, res.seed = saved
-        return np.concatenate(out_X), np.concatenate(out_y)
 
 
 class FixedNeighbors(BaseEstimator):
