@@ -122,11 +122,13 @@ class StreamedPreprocessor:
             Xi, yr = res.fit_resample(np.arange(len(y), dtype=np.float64)[:, None], y)
             return Xi[:, 0].astype(np.int64), np.zeros((0, width), np.float32), yr
         if name != "smote" or res.categorical_groups:
-            raise ConfigError(f"resampler={name}: not available on the streamed path (data.memory_budget); see runner/streaming.py.")
+            raise ConfigError(
+                f"data.memory_budget: this table takes the streamed path, where resampler={name} on categorical columns "
+                f"(SMOTE-NC) needs every training row in memory; raise data.memory_budget or use resampler=random_over."
+            )
         strategy = strategy_by_id(res.sampling_strategy, res.class_names, "resampler")
         targets = res._targets(y, strategy)  # class id -> rows to add, from the full counts
         drawn = sorted(c for c, m in targets.items() if m > 0)
-        counts = np.bincount(y, minlength=len(res.class_names))
         index = np.arange(len(y), dtype=np.int64)
         chunk_rows = max(train.block_rows, train.budget // (width * 8 * 4))  # float64 temporaries: ~1/4 of the budget
         synthetic = np.empty((sum(int(targets[c]) for c in drawn), width), np.float32)  # filled in place: no concatenation copy
