@@ -204,3 +204,28 @@ def test_in_memory_estimate_uses_the_measured_copies(table: Path) -> None:
     need = 3000 * 32 * 4 * IN_MEMORY_COPIES
     assert prepare_within_budget(_plain(table, f"data.memory_budget={need}"), 0).path == "in_memory"
     assert prepare_within_budget(_plain(table, f"data.memory_budget={need - 1}"), 0).path == "streamed"
+
+
+def test_streamed_training_is_minibatch_only(table: Path) -> None:
+    """L-BFGS is full-batch: on the streamed path ``auto`` trains the convex model with Adam, and an
+    explicit ``lbfgs`` is one clear error naming data.memory_budget."""
+    import dataclasses
+
+    import torch
+
+    from components import get_registry
+    from components.augment import NoAugment
+    from runner.training import train
+
+    plain = _plain(table, "model=logistic", f"data.memory_budget={SMALL}")
+    data = prepare_within_budget(plain, 0)
+    rows, y, _ = StreamedPreprocessor(build_preprocessor(plain, data, 0, "cpu")).fit_resample(data.train.X, data.train.y)
+    settings = get_registry("trainer").build({**plain["trainer"], "epochs": 2}, "trainer")
+    model = get_registry("model").build(plain["model"], "model", in_features=32, num_classes=2, image_shape=None)
+    loss = get_registry("loss").build(plain["loss"], "loss", class_counts=np.bincount(y), original_counts=np.bincount(y))
+    X_val = torch.as_tensor(data.validation.X)
+    args = (loss, NoAugment(), rows, torch.as_tensor(y), X_val, data.validation.y)
+    history = train(model, *args, settings, 0, 2)
+    assert history.optimizer == "adam" and len(history.epochs) == 2
+    with pytest.raises(ConfigError, match=r"^trainer\.optimizer: 'lbfgs' fits full-batch.*data\.memory_budget"):
+        train(model, *args, dataclasses.replace(settings, optimizer="lbfgs"), 0, 2)
