@@ -229,3 +229,21 @@ def test_streamed_training_is_minibatch_only(table: Path) -> None:
     assert history.optimizer == "adam" and len(history.epochs) == 2
     with pytest.raises(ConfigError, match=r"^trainer\.optimizer: 'lbfgs' fits full-batch.*data\.memory_budget"):
         train(model, *args, dataclasses.replace(settings, optimizer="lbfgs"), 0, 2)
+
+
+def test_a_sharded_arrow_cache_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``datasets`` writes a large file's cache in 500 MB shards (a ConcatenationTable, which has no
+    ``set_column``): the 10M-row benchmark table failed there. Shards forced small here."""
+    import datasets
+    import pyarrow.parquet as pq
+
+    from components.hf_source import hf_dataset
+    from runner.encoding import numeric_matrix
+
+    monkeypatch.setattr(datasets.config, "MAX_SHARD_SIZE", 20_000)
+    path = write_table(tmp_path / "sharded.parquet", 3000, group=500)
+    train = hf_dataset(path="parquet", data_files=str(path), label="label").splits["train"]
+    ref = pq.read_table(path)
+    names = [f"f{i}" for i in range(32)]
+    np.testing.assert_array_equal(numeric_matrix(train, names), np.stack([ref.column(c).to_numpy() for c in names], 1))
+    np.testing.assert_array_equal(np.asarray(train.data.table.column("label")), ref.column("label").to_numpy())
