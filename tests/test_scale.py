@@ -14,7 +14,8 @@ import pytest
 
 import components
 from components.errors import ConfigError
-from runner.job import JobContext, build_preprocessor, run_job, validate
+from runner.job import JobContext, run_job, validate
+from runner.stages import build_preprocessor
 from runner.memory import IN_MEMORY_COPIES, check_data, encoded_width, parse_budget
 from runner.streamed_fit import StreamedPreprocessor
 from runner.streaming import prepare_within_budget, report_view
