@@ -170,12 +170,16 @@ def _with_label_ids(ds: Any, label: str, column: Any, ordered: list[Any], target
     import datasets as hf
     import pyarrow as pa
     import pyarrow.compute as pc
+    from datasets.table import ConcatenationTable, InMemoryTable
 
     lookup = {v: i for i, v in enumerate(ordered)}
     uniques = column.unique()
     codes = pa.array([lookup[v] for v in uniques.to_pylist()], pa.int64())
     ids = pc.take(codes, pc.index_in(column, value_set=uniques))  # value -> position in uniques -> id
-    table = ds.data.set_column(ds.data.column_names.index(label), pa.field(label, pa.int64()), ids)
+    data = ds.data
+    if isinstance(data, ConcatenationTable):  # a cache in several shards (> 500 MB): no set_column there;
+        data = InMemoryTable(data.table)  # zero-copy, the buffers stay the memory-mapped shards'
+    table = data.set_column(data.column_names.index(label), pa.field(label, pa.int64()), ids)
     features = hf.Features(ds.info.features)  # shallow: the column features are shared, not copied
     features[label] = target
     fingerprint = hashlib.sha256(f"{ds._fingerprint}|{label}|{target.names}".encode()).hexdigest()[:16]

@@ -7,7 +7,7 @@ source has one. The encoder is fitted on the training split only.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -43,6 +43,7 @@ class PreparedData:
     info: dict[str, float] = field(default_factory=dict)
     raw_train: Any = None  # the HF training split, for checks on the raw columns (completeness)
     raw_features: list[str] = field(default_factory=list)
+    path: str = "in_memory"  # or "streamed": train.X stays in the Arrow cache (runner/streaming.py)
 
     @property
     def num_classes(self) -> int:
@@ -118,13 +119,22 @@ def split_loaded(loaded: LoadedData, test_size: float, val_size: float, seed: in
     return splits
 
 
-def prepare(dataset_cfg: Mapping[str, Any], split_cfg: Mapping[str, Any], seed: int) -> PreparedData:
-    """Build the dataset component, split it and encode features (fitted on train)."""
+def prepare(
+    dataset_cfg: Mapping[str, Any], split_cfg: Mapping[str, Any], seed: int, streamer: Callable[..., Any] | None = None
+) -> PreparedData:
+    """Build the dataset component, split it and encode features (fitted on train).
+
+    ``streamer(loaded, splits, suspect)`` may take over after the split (a table above
+    ``data.memory_budget``: runner/streaming.py); when it returns None the splits are encoded here.
+    """
     test_size, val_size = check_split(split_cfg)
     loaded: LoadedData = DATASETS.build(dataset_cfg, "dataset")
     check_label(np.concatenate([labels(ds, loaded.label) for ds in loaded.splits.values()]), loaded.label, loaded.class_names)
     suspect = check_features(loaded.splits["train"], list(loaded.features))  # before the split: rows as in the file
     splits = split_loaded(loaded, test_size, val_size, seed)
+    streamed = streamer(loaded, splits, suspect) if streamer is not None else None
+    if streamed is not None:
+        return streamed
     encoder = TableEncoder(features=loaded.features, image_shape=loaded.image_shape).fit(splits["train"])
     out = {name: Split(encoder.transform(ds), labels(ds, loaded.label)) for name, ds in splits.items()}
     info = {f"data/{name}_rows": float(ds.num_rows) for name, ds in splits.items()}

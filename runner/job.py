@@ -24,6 +24,7 @@ from runner import provenance
 from runner.configs import config_hash, flatten, to_plain
 from runner.data import check_split
 from runner.evaluation import below_chance, check_evaluation
+from runner.memory import check_data
 from runner.signals import signal_name
 from runner.stages import JOB_STAGES
 from runner.state import JobState, run_stages
@@ -98,6 +99,7 @@ def validate(plain: Mapping[str, Any]) -> None:
         get_registry(group).validate(plain[group], group)
     check_split(plain.get("split", {}))
     check_evaluation(plain.get("evaluation"))
+    check_data(plain.get("data"))
     for flag in ("resume", "progress"):
         if not isinstance(plain.get(flag, False), bool):
             raise ConfigError(f"{flag}: got {plain[flag]!r}; expected a boolean (true or false).")

@@ -18,11 +18,12 @@ import numpy as np
 
 from components import get_registry
 from runner.cache import ResampleCache, cache_key
-from runner.data import prepare
 from runner.diagnostics import data_reports, log_augment_preview, log_data_tables, log_plots_and_report
 from runner.evaluation import classification_metrics, confusion, confusion_csv, positive_class, predict_proba
 from runner.inputs import log_dataset_inputs
 from runner.model_export import export_model  # the fitted pipeline as runs:/<id>/model
+from runner.streamed_fit import StreamedPreprocessor
+from runner.streaming import prepare_within_budget, report_view
 from runner.monitor import validation_weights
 from runner.pipeline import Preprocessor
 from runner.state import JobState, Logged, Stage
@@ -45,9 +46,9 @@ def setup(state: JobState, logged: Logged) -> None:
 
 def load(state: JobState, logged: Logged) -> None:
     """Load, split (stratified, seeded) and encode the dataset (encoder fitted on train)."""
-    data = state.data = prepare(state.plain["dataset"], state.plain.get("split", {}), state.seed)
+    data = state.data = prepare_within_budget(state.plain, state.seed)  # in memory, or streamed above data.memory_budget
     state.before = np.bincount(data.train.y, minlength=data.num_classes)
-    logged.set_tags({"dataset_fingerprint": data.fingerprint, "device": state.device})
+    logged.set_tags({"dataset_fingerprint": data.fingerprint, "device": state.device, "data.path": data.path})
     log_dataset_inputs(logged, data, state.plain["dataset"])
     logged.log_metrics({**data.info, **_counts(data.train.y, data.class_names, "data/train_count")})
 
@@ -56,7 +57,7 @@ def data_report(state: JobState, logged: Logged) -> None:
     """Quality, EDA and drift on the raw splits (``quality=none`` skips it)."""
     settings = state.quality_settings = get_registry("quality").build(state.plain["quality"], "quality")
     if settings.enabled:
-        state.quality, state.drift, metrics = data_reports(state.data, settings, state.seed)
+        state.quality, state.drift, metrics = data_reports(report_view(state.data), settings, state.seed)
         logged.log_metrics(metrics)
         log_data_tables(logged, state.quality, state.drift)
 
@@ -94,6 +95,8 @@ def preprocess(state: JobState, logged: Logged) -> None:
     """Fit outlier -> scaler -> reducer -> resampler on train; transform validation and test."""
     data = state.data
     state.pre = build_preprocessor(state.plain, data, state.seed, state.device)
+    if data.path == "streamed":
+        state.pre = StreamedPreprocessor(state.pre)  # type: ignore[assignment]
     cache = resample_cache(state.plain, data.fingerprint, state.seed, state.device)
     state.X_train, state.y_train, report = state.pre.fit_resample(data.train.X, data.train.y, cache)
     state.after = np.bincount(state.y_train, minlength=data.num_classes)
@@ -116,6 +119,8 @@ def importance(state: JobState, logged: Logged) -> None:
 def _tensor(X: np.ndarray, device: str) -> Any:
     import torch
 
+    if not isinstance(X, np.ndarray):  # the streamed rows: batches are read by the trainer
+        return X
     return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).to(device)
 
 
@@ -197,7 +202,7 @@ def report(state: JobState, logged: Logged) -> None:
         return
     title = f"{plain.get('experiment_name', '')}: {plain['dataset']['name']}"
     counts = (state.before, state.after)
-    log_plots_and_report(logged, title, data, state.quality, state.drift, state.history, state.probas["test"][0], counts, pos_label=_positive(state))
+    log_plots_and_report(logged, title, report_view(data), state.quality, state.drift, state.history, state.probas["test"][0], counts, pos_label=_positive(state))
     if data.image_shape is not None and plain["augment"]["name"] != "none":
         log_augment_preview(logged, state.augment, state.X_train, state.y_train, data.image_shape, data.class_names, state.seed)
 

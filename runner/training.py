@@ -156,6 +156,21 @@ class _Schedule:
             self.sched.step()
 
 
+def _step(model, loss_fn, augment, xb, yb, w, optimizer, generator, penalty) -> torch.Tensor:  # noqa: ANN001
+    """One optimiser step on one batch; returns the (undetached) data loss."""
+    xb, yb = augment(xb, yb, generator)  # training batches only
+    logits = model(xb)
+    if isinstance(yb, MixedTargets):  # mixup: λ·L(y_a) + (1 − λ)·L(y_b), any loss
+        loss = yb.lam * loss_fn(logits, yb.y_a, w) + (1 - yb.lam) * loss_fn(logits, yb.y_b, w)
+    else:
+        loss = loss_fn(logits, yb, w)
+    objective = loss + penalty() if penalty is not None else loss
+    optimizer.zero_grad(set_to_none=True)
+    objective.backward()
+    optimizer.step()
+    return loss
+
+
 def _minibatch_epoch(model, loss_fn, augment, X, y, sw, optimizer, generator, bs, penalty) -> float:  # noqa: ANN001
     n = X.shape[0]
     perm = torch.randperm(n, generator=generator, device=X.device)
@@ -165,17 +180,7 @@ def _minibatch_epoch(model, loss_fn, augment, X, y, sw, optimizer, generator, bs
         idx = perm[start : start + bs]
         if idx.numel() == 1 and n > 1:  # a batch of one breaks batch norm; its row is seen next epoch
             continue
-        xb, yb = augment(X[idx], y[idx], generator)  # training batches only
-        w = None if sw is None else sw[idx]
-        logits = model(xb)
-        if isinstance(yb, MixedTargets):  # mixup: λ·L(y_a) + (1 − λ)·L(y_b), any loss
-            loss = yb.lam * loss_fn(logits, yb.y_a, w) + (1 - yb.lam) * loss_fn(logits, yb.y_b, w)
-        else:
-            loss = loss_fn(logits, yb, w)
-        objective = loss + penalty() if penalty is not None else loss
-        optimizer.zero_grad(set_to_none=True)
-        objective.backward()
-        optimizer.step()
+        loss = _step(model, loss_fn, augment, X[idx], y[idx], None if sw is None else sw[idx], optimizer, generator, penalty)
         total += loss.detach() * idx.numel()
         seen += idx.numel()
     return float(total.item() / max(seen, 1))
@@ -185,7 +190,7 @@ def train(
     model: nn.Module,
     loss_fn: nn.Module,
     augment: Callable[..., tuple[torch.Tensor, Any]],
-    X_train: torch.Tensor,
+    X_train: torch.Tensor | Any,
     y_train: torch.Tensor,
     X_val: torch.Tensor,
     y_val: np.ndarray,
@@ -205,13 +210,23 @@ def train(
     ``sample_weight`` (one per training row, e.g. importance weights) multiplies each row's loss;
     ``val_weight`` weighs the validation metrics, ``val_loss_weight`` the rows of ``val/loss``
     (see :mod:`runner.monitor`). A staged loss is monitored from its last stage on only.
+    ``X_train`` may instead be a batch source (``shape``, ``block_rows``, ``rows(positions)``: the
+    streamed path, runner/streamed_fit.py); it is trained by mini-batches only (``auto`` -> Adam).
     """
     names = class_names or [str(i) for i in range(num_classes)]
     check_monitor(settings.monitor, names)
     if X_train.shape[0] == 0:
         raise ConfigError("dataset: the training split is empty after preprocessing.")
-    device = X_train.device
+    streamed = not isinstance(X_train, torch.Tensor)
+    device = y_train.device if streamed else X_train.device
     opt_name = resolve_optimizer(settings, model, augment)
+    if streamed and opt_name == "lbfgs":
+        if settings.optimizer == "lbfgs":
+            raise ConfigError(
+                "trainer.optimizer: 'lbfgs' fits full-batch, and this table is above data.memory_budget (streamed "
+                "mini-batches); use trainer.optimizer=adam (or auto), or raise data.memory_budget."
+            )
+        opt_name = "adam"
     if settings.init_bias == "prior":
         init_output_bias(model, y_train, num_classes, sample_weight)
     n_train = X_train.shape[0]
@@ -236,9 +251,16 @@ def train(
         for epoch in range(settings.epochs):
             model.train()
             loss_fn.set_epoch(epoch)
-            train_loss = _minibatch_epoch(
-                model, loss_fn, augment, X_train, y_train, sample_weight, optimizer, generator, settings.batch_size, penalty
-            )
+            if streamed:
+                from runner.streamed_fit import streamed_epoch
+
+                train_loss = streamed_epoch(
+                    model, loss_fn, augment, X_train, y_train, sample_weight, optimizer, generator, settings.batch_size, penalty, epoch
+                )
+            else:
+                train_loss = _minibatch_epoch(
+                    model, loss_fn, augment, X_train, y_train, sample_weight, optimizer, generator, settings.batch_size, penalty
+                )
             if ender(epoch, train_loss, False):
                 break
     if bar is not None:
