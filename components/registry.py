@@ -6,11 +6,18 @@ the component's signature (type hints, ``Literal`` choices, :class:`Interval` bo
 typo fails in milliseconds with a message naming the key, the bad value and what is accepted,
 instead of deep inside a library an hour into a sweep.
 
+Registries are lazy and complete: every kind has a home (the modules that register its
+components, :data:`HOMES`), imported on the first lookup of a name, so ``get_registry(kind).names()``
+lists every built-in component whatever was imported before. A kind that is not declared is an
+error (``get_registry("scalr")`` suggests ``scaler``) instead of a new, empty registry.
+
 Third parties add components without editing this repository through the entry-point group
-``dq_runner.components``: each entry point names a module that registers its components on import.
+``dq_runner.components``: each entry point names a module that registers its components on import
+(a new kind is declared there with :func:`declare_kind`).
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import types
@@ -59,6 +66,15 @@ class Entry:
     obj: Callable[..., Any]
     runtime: tuple[str, ...]
     location: str
+    wrap: Callable[..., Any] | None = None  # composition: ``wrap(obj(...), **rest)`` (outlier = detector + action)
+
+    def signature(self) -> dict[str, tuple[Any, Any]]:
+        """Every accepted parameter -> (type hint, default): the component's, then its wrapper's."""
+        spec = _signature(self.obj)
+        if self.wrap is not None:
+            outer = _signature(self.wrap)
+            spec.update({k: v for k, v in list(outer.items())[1:] if k not in spec})  # [1:]: the wrapped component
+        return spec
 
 
 def _location(obj: Any) -> str:
@@ -83,12 +99,15 @@ class Registry:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
+        self._loaded = False
 
-    def register(self, name: str, *, runtime: Iterable[str] = ()) -> Callable[[Any], Any]:
+    def register(self, name: str, *, runtime: Iterable[str] = (), wrap: Callable[..., Any] | None = None) -> Callable[[Any], Any]:
         """Decorator registering a class or factory under ``name``.
 
         ``runtime`` lists constructor arguments the runner fills from the data (input size,
-        class counts); users may not set them in a config.
+        class counts); users may not set them in a config. ``wrap`` composes: the config's
+        parameters of ``obj`` build it, and ``wrap(built, **the others)`` is the component. The decorator stores ``name`` on the
+        object as ``registered_name`` (the one place it is written), for error messages.
         """
 
         def decorator(obj: Any) -> Any:
@@ -97,13 +116,26 @@ class Registry:
                     f"{self.kind} '{name}' is registered twice: first by {self._entries[name].location}, "
                     f"again by {_location(obj)}. Rename one of them."
                 )
-            self._entries[name] = Entry(name, obj, tuple(runtime), _location(obj))
+            if "registered_name" in vars(obj):
+                raise ConfigError(f"{_location(obj)} is registered twice ({obj.registered_name}, {name}); subclass it instead.")
+            obj.registered_name = name
+            self._entries[name] = Entry(name, obj, tuple(runtime), _location(obj), wrap)
             return obj
 
         return decorator
 
-    def names(self) -> list[str]:
+    def _load(self) -> None:
+        """Import the kind's home modules and the plugins, once (lazy: not at ``get_registry``)."""
+        if not self._loaded:
+            self._loaded = True
+            import importlib
+
+            for module in HOMES.get(self.kind, ()):
+                importlib.import_module(module)
         _load_plugins()
+
+    def names(self) -> list[str]:
+        self._load()
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
@@ -127,7 +159,7 @@ class Registry:
             raise ConfigError(f"{key}: expected a mapping with a 'name' key naming a {self.kind}; got {cfg!r}.")
         entry = self.get(cfg["name"], key)
         params = {k: v for k, v in cfg.items() if k != "name"}
-        spec = _signature(entry.obj)
+        spec = entry.signature()
         accepted = [p for p in spec if p not in entry.runtime]
         for param, value in params.items():
             if param in entry.runtime:
@@ -155,16 +187,48 @@ class Registry:
     def build(self, cfg: Mapping[str, Any], key: str, **runtime: Any) -> Any:
         """Validate ``cfg`` and construct the component, passing the runner's ``runtime`` values."""
         entry, params = self.validate(cfg, key)
-        extra = {k: v for k, v in runtime.items() if k in entry.runtime}
-        return entry.obj(**params, **extra)
+        given = {**params, **{k: v for k, v in runtime.items() if k in entry.runtime}}
+        if entry.wrap is None:
+            return entry.obj(**given)
+        inner = _signature(entry.obj)
+        outer = _signature(entry.wrap)
+        built = entry.obj(**{k: v for k, v in given.items() if k in inner})
+        return entry.wrap(built, **{k: v for k, v in given.items() if k in outer and k not in inner})
 
 
 REGISTRIES: dict[str, Registry] = {}
 
+# kind -> the modules whose import registers its built-in components (imported on first lookup).
+# trainer and tracking live in runner/: named here as strings, imported only when those kinds are
+# looked up, so importing components/ never imports runner/.
+HOMES: dict[str, tuple[str, ...]] = {
+    "dataset": ("components.datasets", "components.hf_source"),
+    "scaler": ("components.scalers",),
+    "reducer": ("components.reducers",),
+    "outlier": ("components.outliers", "components.outliers_multivariate"),
+    "resampler": ("components.resamplers", "components.deepsmote"),
+    "augment": ("components.augment",),
+    "class_weights": ("components.class_weights",),
+    "loss": ("components.losses",),
+    "model": ("components.models",),
+    "quality": ("components.quality",),
+    "importance": ("components.drift",),
+    "trainer": ("runner.training",),
+    "tracking": ("runner.tracking",),
+}
+
+
+def declare_kind(kind: str, *modules: str) -> Registry:
+    """Declare a new kind of component (a plugin's), with the modules that register it."""
+    HOMES[kind] = tuple(dict.fromkeys((*HOMES.get(kind, ()), *modules)))
+    return get_registry(kind)
+
 
 def get_registry(kind: str) -> Registry:
-    """The registry for ``kind``, created on first use (so plugins can add new kinds too)."""
+    """The registry for a declared ``kind``; an undeclared one is a :class:`ConfigError`."""
     if kind not in REGISTRIES:
+        if kind not in HOMES:
+            raise ConfigError(f"unknown component kind '{kind}'.{suggest(str(kind), HOMES)} Kinds: {', '.join(sorted(HOMES))}.")
         REGISTRIES[kind] = Registry(kind)
     return REGISTRIES[kind]
 
@@ -204,9 +268,12 @@ def _signature(obj: Any) -> dict[str, tuple[Any, Any]]:
     """
     targets = [c.__init__ for c in obj.__mro__ if "__init__" in vars(c)] if inspect.isclass(obj) else [obj]
     out: dict[str, tuple[Any, Any]] = {}
+    class_hints: dict[str, Any] = {}
+    if inspect.isclass(obj) and dataclasses.is_dataclass(obj):  # fields' hints, each in its own module
+        class_hints = typing.get_type_hints(obj, include_extras=True)
     for target in targets:
         try:
-            hints = typing.get_type_hints(target, include_extras=True)
+            hints = class_hints or typing.get_type_hints(target, include_extras=True)
         except Exception:
             hints = {}
         forwards = False
