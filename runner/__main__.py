@@ -8,7 +8,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from components.errors import ConfigError
+from runner.clean_exit import one_line
 from runner.configs import CONFIG_DIR  # absolute: `python -m runner` and `dq-run` find the same conf/
 
 log = logging.getLogger("runner")
@@ -43,25 +43,13 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
             write_failure(ctx.output_dir, ctx.overrides, exc, getattr(exc, "mlflow_run_id", None))
             log.error("job %s FAILED: %s", ctx.run_name, message or f"{type(exc).__name__}: {exc}")
             return None
-        if message is not None:
+        if message is not None:  # the same line as every command's (runner/clean_exit.py)
             print(f"Error: {message}", file=sys.stderr)
             sys.exit(1)
         raise
     log.info("done: %s", ctx.run_name)
     print(result.summary())
     return result.metrics
-
-
-def one_line(exc: BaseException) -> str | None:
-    """The clean one-line message for a user-fixable error, or None for a bug (keep traceback)."""
-    import errno
-
-    if isinstance(exc, ConfigError):
-        return str(exc)
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-        what = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded"}.get(exc.errno, "not writable")
-        return f"{exc.filename or 'output'}: {what} ({exc.strerror}); free space or set paths.outputs=<a writable folder>."
-    return None
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
