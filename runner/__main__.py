@@ -34,6 +34,8 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
     _redact_log_handlers()
     datasets.disable_progress_bars()
     ctx = JobContext.from_hydra()
+    if not ctx.multirun:
+        hint_single_arm()
     try:
         result = run_job(cfg, ctx)
     except Exception as exc:
@@ -50,6 +52,21 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
     log.info("done: %s", ctx.run_name)
     print(result.summary())
     return result.metrics
+
+
+def hint_single_arm() -> None:
+    """An experiment run without -m is one arm of its comparison: one log line says how to run them all."""
+    import math
+
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    params = dict(hc.sweeper.get("params") or {})
+    if params:
+        arms = math.prod(len(str(v).split(",")) for v in params.values())
+        overrides = " ".join(hc.overrides.task)
+        log.info("one run, the default arm of a %d-run comparison (%s); to run it: python -m runner -m %s", arms,
+                 "; ".join(f"{k}={v}" for k, v in params.items()), overrides)  # fmt: skip
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

@@ -42,13 +42,31 @@ def test_compare_groups_arms_with_ci_paired_tests_and_failures(outputs: Path, tm
         assert row["n"] == 3 and row["mean"] == pytest.approx(v.mean()) and row["std"] == pytest.approx(v.std(ddof=1))
         low, high = stats.t.interval(0.95, 2, loc=v.mean(), scale=stats.sem(v))
         assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
-    a, b = np.array(list(values["focal"].values())), np.array(list(values["ce"].values()))
-    if not np.allclose(a - b, (a - b)[0]):
-        assert by_arm["focal"]["ttest_p"] == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    a, b = np.array([values["focal"][s] for s in range(3)]), np.array([values["ce"][s] for s in range(3)])
+    constant = np.allclose(a - b, (a - b)[0])  # then t is undefined: compare reports NaN
+    expected = float("nan") if constant else stats.ttest_rel(a, b).pvalue
+    assert by_arm["focal"]["ttest_p"] == pytest.approx(expected, nan_ok=True)
     best = max(by_arm.values(), key=lambda r: r["mean"])
     assert best["best"] == "*"
     assert files["markdown"].read_text().count("\n| ") >= 3 and files["csv"].exists()
     assert files["chart"].read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_paired_tests_match_scipy_on_fixed_values(shift: bool) -> None:
+    """The paired t-test and Wilcoxon p-values, unconditionally (the run metrics above may tie)."""
+    from runner.compare import Arm, paired
+
+    x = {"0": 0.71, "1": 0.64, "2": 0.80, "3": 0.77, "4": 0.69}
+    y = {k: v - 0.05 for k, v in x.items()} if shift else {"0": 0.60, "1": 0.66, "2": 0.70, "3": 0.61, "4": 0.62}
+    got = paired(Arm(("a",), x), Arm(("b",), y))
+    xs, ys = np.array(list(x.values())), np.array(list(y.values()))
+    assert got["pairs"] == 5.0
+    if shift:  # a constant difference: t is undefined, compare says NaN rather than a p-value of 0
+        assert np.isnan(got["ttest_p"]) and got["wilcoxon_p"] == pytest.approx(stats.wilcoxon(xs, ys).pvalue)
+    else:
+        assert got["ttest_p"] == pytest.approx(stats.ttest_rel(xs, ys).pvalue)
+        assert got["wilcoxon_p"] == pytest.approx(stats.wilcoxon(xs, ys).pvalue)
 
 
 def test_compare_unknown_target_lists_experiments(outputs: Path) -> None:
