@@ -94,7 +94,21 @@ def test_completeness_counts_nulls_and_nans(tmp_path: Path) -> None:
     expected = int(train.isna().to_numpy().sum())
     assert 0 < expected < train.size and r["missing_cells"] == expected
     assert r["completeness"] == pytest.approx(1 - expected / train.size)
-    assert r["completeness"] != pytest.approx(1.0)  # NaN in a float column and null in a string column both count
+    assert r["completeness"] != pytest.approx(1.0)
+
+
+def test_completeness_counts_float_nan_and_nulls_like_pandas() -> None:
+    """A float NaN (not an Arrow null: CSV readers give nulls) and a null string both count as missing."""
+    import datasets as hf
+
+    from components.quality import completeness
+
+    columns = {"a": [1.0, float("nan"), 3.0, float("nan")], "b": ["x", None, "y", "x"], "c": [1, 2, 3, 4]}
+    ds = hf.Dataset.from_dict(columns)
+    frame = pd.DataFrame(columns)
+    assert ds.data.column("a").null_count == 0  # really NaN in the arrow column, not null
+    expected = int(frame.isna().to_numpy().sum())
+    assert completeness(ds, ["a", "b", "c"]) == (pytest.approx(1 - expected / frame.size), expected)
 
 
 def test_importance_weights_recover_a_known_density_ratio() -> None:
