@@ -53,6 +53,7 @@ def sweep_arms(experiment: str) -> list[list[str]]:
 CASES = [(e, arm) for e in EXPERIMENTS for arm in sweep_arms(e)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("experiment, arm", CASES, ids=[f"{e}:{' '.join(a)}" for e, a in CASES])
 def test_every_experiment_arm_runs_fast(experiment: str, arm: list[str], tmp_path: Path) -> None:
     text = (CONF / "experiment" / f"{experiment}.yaml").read_text()

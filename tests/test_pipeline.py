@@ -104,6 +104,7 @@ class Recorder(Run):
         self.metrics.update(metrics)
 
 
+@pytest.mark.slow
 def test_whole_job_val_metrics_ignore_the_test_split(two_sources) -> None:
     """Training, early stopping and validation never read the test split: val metrics are identical."""
     from runner.configs import to_plain

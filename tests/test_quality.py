@@ -29,6 +29,7 @@ def test_divergences_against_scipy() -> None:
     assert same["psi"] < 0.02 and d["psi"] > 0.1
 
 
+@pytest.mark.slow
 def test_drift_report_sees_a_shift_and_not_its_absence() -> None:
     rng = np.random.default_rng(1)
     train = rng.normal(size=(4000, 3))
@@ -62,6 +63,7 @@ def test_consistency_counts_every_row_of_a_conflicting_group() -> None:
     assert bad == 3 and consistency == 0.25 and dup == 0.25
 
 
+@pytest.mark.slow
 def test_label_issues_find_flipped_labels() -> None:
     rng = np.random.default_rng(3)
     y = rng.integers(0, 3, 3000)
@@ -119,6 +121,7 @@ def test_importance_weights_recover_a_known_density_ratio() -> None:
     assert np.corrcoef(np.log(w), np.log(true / true.mean()))[0, 1] > 0.99
 
 
+@pytest.mark.slow
 def test_importance_weighting_lowers_test_loss_under_covariate_shift(tmp_path: Path) -> None:
     base = [*FAST, "dataset=covariate_shift", "model=logistic", "scaler=standard", "trainer.epochs=30", "trainer.batch_size=128", "tracking=none", f"paths.outputs={tmp_path}"]
     plain = run_job(compose(base), JobContext()).metrics
@@ -127,6 +130,7 @@ def test_importance_weighting_lowers_test_loss_under_covariate_shift(tmp_path: P
     assert weighted["test/macro_f1"] > plain["test/macro_f1"]
 
 
+@pytest.mark.slow
 def test_eda_mode_prints_and_writes_the_report(tmp_path: Path) -> None:
     res = subprocess.run(
         [sys.executable, "-m", "runner.quality", "dataset=breast_cancer", f"paths.outputs={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300

@@ -26,6 +26,7 @@ def job(outputs: Path, experiment: str, *overrides: str, raises: bool = False):
     return run_job(cfg, JobContext(overrides=everything))
 
 
+@pytest.mark.slow
 def test_compare_groups_arms_with_ci_paired_tests_and_failures(outputs: Path, tmp_path: Path) -> None:
     values: dict[str, dict[int, float]] = {"ce": {}, "focal": {}}
     for loss in values:
@@ -69,12 +70,14 @@ def test_paired_tests_match_scipy_on_fixed_values(shift: bool) -> None:
         assert got["wilcoxon_p"] == pytest.approx(stats.wilcoxon(xs, ys).pvalue)
 
 
+@pytest.mark.slow
 def test_compare_unknown_target_lists_experiments(outputs: Path) -> None:
     job(outputs, "t_compare_known", "seed=0")
     with pytest.raises(SystemExit, match=r"Error: no runs for 'nope': not an experiment name nor a sweep id. Experiments: .*t_compare_known"):
         compare("nope", uri=f"sqlite:///{outputs}/mlflow.db")
 
 
+@pytest.mark.slow
 def test_resume_skips_finished_and_reruns_failed(outputs: Path) -> None:
     client = MlflowClient(f"sqlite:///{outputs}/mlflow.db")
     first = job(outputs, "t_resume", "seed=4", "resume=true")
@@ -94,6 +97,7 @@ def test_resume_skips_finished_and_reruns_failed(outputs: Path) -> None:
     assert tracker.finished_run(client.get_run(first.run_id).data.tags["config_hash"]).info.run_id == first.run_id
 
 
+@pytest.mark.slow
 def test_rerun_reproduces_metrics_exactly(outputs: Path) -> None:
     original = job(outputs, "t_rerun", "scaler=robust", "loss=focal", "seed=2")
     new_id, compared = rerun(original.run_id, f"sqlite:///{outputs}/mlflow.db")
@@ -114,6 +118,7 @@ def test_tune_param_grammar_errors_name_the_spec(spec: str) -> None:
         parse_param(spec)
 
 
+@pytest.mark.slow
 def test_tune_trials_are_mlflow_children_and_processes_share_the_study(outputs: Path, tmp_path: Path, capsys) -> None:
     import optuna
 
