@@ -2,7 +2,8 @@
 
 Like imbalanced-learn's Pipeline, the runner calls ``fit_resample`` on the fit path alone:
 validation and test keep their true class distribution. Every method except ``deepsmote``
-(components/deepsmote.py) wraps imbalanced-learn. What is added here:
+(components/deepsmote.py) wraps imbalanced-learn (one class each in components/resamplers_imblearn.py;
+SMOTE-NC / SMOTE-N here). This module holds their shared base, which adds:
 
 * ``sampling_strategy`` in class *names*: ``auto``/``minority``/..., a float ratio (binary), or
   per-class target counts such as the lecture's ``{minority: 600}``;
