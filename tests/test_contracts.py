@@ -201,3 +201,17 @@ def test_interval_candidates_stay_inside_bounds() -> None:
     params = non_default("outlier", "mcd")
     assert params["alpha"] != 0.01 and Interval(0, 1, "neither").contains(params["alpha"])
     assert len(non_default("resampler", "svm_smote")) == 7
+
+
+@pytest.mark.slow
+def test_registries_fill_themselves_on_first_lookup() -> None:
+    """In a fresh process, without load_builtin(): each kind imports its own modules when asked."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = "from components import get_registry; print(get_registry('trainer').names(), get_registry('outlier').names())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"{get_registry('trainer').names()} {get_registry('outlier').names()}"
