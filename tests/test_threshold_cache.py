@@ -24,6 +24,7 @@ def test_binary_threshold_is_the_brute_force_optimum(seed: int) -> None:
     assert f1_score(y, (p1 >= t).astype(int), average="macro", zero_division=0) == pytest.approx(brute, abs=1e-12)
 
 
+@pytest.mark.slow
 def test_class_bias_never_worse_than_argmax_on_validation() -> None:
     rng = np.random.default_rng(0)
     y = rng.choice(3, 600, p=[0.8, 0.15, 0.05])
