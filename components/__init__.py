@@ -2,31 +2,12 @@
 from __future__ import annotations
 
 from components.errors import ConfigError
-from components.registry import REGISTRIES, Registry, get_registry
+from components.registry import HOMES, REGISTRIES, Registry, declare_kind, get_registry
 
-__all__ = ["ConfigError", "REGISTRIES", "Registry", "get_registry", "load_builtin"]
-
-_BUILTIN_MODULES = (
-    "components.datasets",
-    "components.hf_source",
-    "components.scalers",
-    "components.reducers",
-    "components.outliers",
-    "components.outliers_multivariate",
-    "components.resamplers",
-    "components.deepsmote",
-    "components.augment",
-    "components.class_weights",
-    "components.losses",
-    "components.models",
-    "components.quality",
-    "components.drift",
-)
+__all__ = ["ConfigError", "HOMES", "REGISTRIES", "Registry", "declare_kind", "get_registry", "load_builtin"]
 
 
 def load_builtin() -> None:
-    """Import every built-in component module so their decorators register them."""
-    import importlib
-
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    """Fill every registry now (each also fills itself on its first lookup, see registry.HOMES)."""
+    for kind in list(HOMES):
+        get_registry(kind).names()

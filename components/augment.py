@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
+from sklearn.base import BaseEstimator
+
+from components.base import CONTRACT
 
 from components.errors import ConfigError
 from components.registry import Interval, get_registry
@@ -38,34 +41,49 @@ class MixedTargets:
     lam: float
 
 
-@AUGMENTS.register("none", runtime=RUNTIME)
-class NoAugment:
-    """Leave batches unchanged."""
+class Policy(BaseEstimator):
+    """A batch policy: parameters stored unchanged (scikit-learn's get_params / clone apply)."""
 
-    def __init__(self, *, image_shape: tuple[int, ...] | None = None, value_range: tuple[float, float] | None = None) -> None:
-        self.image_shape = image_shape
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, Any]:
+        raise NotImplementedError
+
+
+@AUGMENTS.register("none")
+class NoAugment(Policy):
+    """Leave batches unchanged."""
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, Any]:
         return x, y
 
 
-class ImagePolicy:
-    """Reshape flat rows to images in [0, 1], apply ``_apply``, and map back to flat rows."""
+@dataclass(**CONTRACT)
+class ImagePolicy(Policy):
+    """Reshape flat rows to images in [0, 1], apply ``_apply``, and map back to flat rows.
 
-    needs_rgb = False
+    The kornia operation is built on first use (``op_``): ``__init__`` only stores parameters.
+    A missing ``image_shape`` is refused at construction, so a table run fails before training.
+    """
 
-    def __init__(self, *, image_shape: tuple[int, ...] | None = None, value_range: tuple[float, float] | None = None) -> None:
-        name = getattr(type(self), "registered_name", type(self).__name__)
-        if image_shape is None:
+    image_shape: tuple[int, ...] | None = None
+    value_range: tuple[float, float] | None = None
+    needs_rgb: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if self.image_shape is None:
             raise ConfigError(
-                f"augment.name: '{name}' is an image policy and this dataset has no image column "
+                f"augment.name: '{type(self).registered_name}' is an image policy and this dataset has no image column "
                 f"(e.g. dataset=digits dataset.as_image=true); for tables use gaussian_noise or mixup."
             )
-        self.image_shape = tuple(image_shape)
-        lo, hi = value_range if value_range is not None else (0.0, 1.0)
-        self.lo, self.span = float(lo), float(hi - lo) if hi > lo else 1.0
 
-    op: Any = None  # a kornia augmentation; policies with their own maths override _apply
+    def _make(self) -> Any:
+        """The kornia augmentation; policies with their own maths override ``_apply`` instead."""
+        raise NotImplementedError
+
+    @property
+    def op(self) -> Any:
+        if getattr(self, "op_", None) is None:
+            self.op_ = self._make()
+        return self.op_
 
     def _apply(self, images: torch.Tensor) -> torch.Tensor:
         return self.op(images)
@@ -76,41 +94,36 @@ class ImagePolicy:
     def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, Any]:
         if self.is_identity():
             return x, y
-        images = ((x - self.lo) / self.span).clamp(0, 1).reshape(x.shape[0], *self.image_shape)
+        lo, hi = self.value_range if self.value_range is not None else (0.0, 1.0)
+        lo, span = float(lo), float(hi - lo) if hi > lo else 1.0
+        images = ((x - lo) / span).clamp(0, 1).reshape(x.shape[0], *self.image_shape)
         channels = images.shape[1]
         if self.needs_rgb and channels == 1:  # grayscale -> RGB -> policy -> grayscale
             out = self._apply(images.expand(-1, 3, -1, -1)).mean(dim=1, keepdim=True)
         else:
             out = self._apply(images)
-        return (out.clamp(0, 1) * self.span + self.lo).reshape(x.shape).to(x.dtype), y
+        return (out.clamp(0, 1) * span + lo).reshape(x.shape).to(x.dtype), y
 
 
 @AUGMENTS.register("affine", runtime=RUNTIME)
+@dataclass(**CONTRACT)
 class Affine(ImagePolicy):
     """Rotation, translation, scale and shear as one random 3×3 matrix per image (kornia)."""
 
-    registered_name = "affine"
+    degrees: Annotated[float, Interval(0, 180)] = 15.0
+    translate: Annotated[float, Interval(0, 1)] = 0.1
+    scale: tuple[NonNeg, NonNeg] = (0.9, 1.1)
+    shear: Annotated[float, Interval(0, 90)] = 0.0
+    p: Prob = 1.0
 
-    def __init__(
-        self,
-        *,
-        degrees: Annotated[float, Interval(0, 180)] = 15.0,
-        translate: Annotated[float, Interval(0, 1)] = 0.1,
-        scale: tuple[NonNeg, NonNeg] = (0.9, 1.1),
-        shear: Annotated[float, Interval(0, 90)] = 0.0,
-        p: Prob = 1.0,
-        **runtime: Any,
-    ) -> None:
-        super().__init__(**runtime)
+    def _make(self) -> Any:
         import kornia.augmentation as K
 
-        self.degrees, self.translate, self.scale, self.shear, self.p = degrees, translate, tuple(scale), shear, p
-        self.op = K.RandomAffine(
-            degrees=degrees, translate=(translate, translate), scale=self.scale, shear=shear or None, p=p, padding_mode="zeros"
-        )
+        t, scale = self.translate, tuple(self.scale)
+        return K.RandomAffine(degrees=self.degrees, translate=(t, t), scale=scale, shear=self.shear or None, p=self.p, padding_mode="zeros")
 
     def is_identity(self) -> bool:
-        return self.p == 0 or (self.degrees == 0 and self.translate == 0 and self.scale == (1.0, 1.0) and self.shear == 0)
+        return self.p == 0 or (self.degrees == 0 and self.translate == 0 and tuple(self.scale) == (1.0, 1.0) and self.shear == 0)
 
 
 def hsv_shift(rgb: torch.Tensor, dh_degrees: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
@@ -125,25 +138,17 @@ def hsv_shift(rgb: torch.Tensor, dh_degrees: torch.Tensor, alpha: torch.Tensor, 
 
 
 @AUGMENTS.register("hsv", runtime=RUNTIME)
+@dataclass(**CONTRACT)
 class HSV(ImagePolicy):
     """Per image: ΔH ~ U(−hue, hue) degrees, α ~ U(1 − saturation, 1 + saturation), β ~ U(1 − value, 1 + value).
 
     Grayscale images are taken to RGB and back (hue and saturation then change nothing).
     """
 
-    registered_name = "hsv"
-    needs_rgb = True
-
-    def __init__(
-        self,
-        *,
-        hue: Annotated[float, Interval(0, 180)] = 18.0,
-        saturation: Annotated[float, Interval(0, 1)] = 0.3,
-        value: Annotated[float, Interval(0, 1)] = 0.3,
-        **runtime: Any,
-    ) -> None:
-        super().__init__(**runtime)
-        self.hue, self.saturation, self.value = hue, saturation, value
+    hue: Annotated[float, Interval(0, 180)] = 18.0
+    saturation: Annotated[float, Interval(0, 1)] = 0.3
+    value: Annotated[float, Interval(0, 1)] = 0.3
+    needs_rgb: ClassVar[bool] = True
 
     def is_identity(self) -> bool:
         return self.hue == 0 and self.saturation == 0 and self.value == 0
@@ -155,88 +160,77 @@ class HSV(ImagePolicy):
 
 
 @AUGMENTS.register("color_jitter", runtime=RUNTIME)
+@dataclass(**CONTRACT)
 class ColorJitter(ImagePolicy):
     """kornia's ColorJitter (brightness, contrast, saturation, hue)."""
 
-    registered_name = "color_jitter"
-    needs_rgb = True
+    brightness: Annotated[float, Interval(0, 1)] = 0.2
+    contrast: Annotated[float, Interval(0, 1)] = 0.2
+    saturation: Annotated[float, Interval(0, 1)] = 0.2
+    hue: Annotated[float, Interval(0, 0.5)] = 0.05
+    p: Prob = 1.0
+    needs_rgb: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        *,
-        brightness: Annotated[float, Interval(0, 1)] = 0.2,
-        contrast: Annotated[float, Interval(0, 1)] = 0.2,
-        saturation: Annotated[float, Interval(0, 1)] = 0.2,
-        hue: Annotated[float, Interval(0, 0.5)] = 0.05,
-        p: Prob = 1.0,
-        **runtime: Any,
-    ) -> None:
-        super().__init__(**runtime)
+    def _make(self) -> Any:
         import kornia.augmentation as K
 
-        self.params = (brightness, contrast, saturation, hue)
-        self.p = p
-        self.op = K.ColorJitter(brightness, contrast, saturation, hue, p=p)
+        return K.ColorJitter(self.brightness, self.contrast, self.saturation, self.hue, p=self.p)
 
     def is_identity(self) -> bool:
-        return self.p == 0 or not any(self.params)
+        return self.p == 0 or not any((self.brightness, self.contrast, self.saturation, self.hue))
 
 
 @AUGMENTS.register("randaugment", runtime=RUNTIME)
+@dataclass(**CONTRACT)
 class RandAugment(ImagePolicy):
     """N operations drawn from kornia's pool of 14, each at magnitude M (n = 0 applies nothing)."""
 
-    registered_name = "randaugment"
-    needs_rgb = True  # the pool has colour operations: grayscale goes through RGB and back
+    n: Annotated[int, Interval(0, 14)] = 2
+    m: Annotated[float, Interval(0, 30, "left")] = 9
+    needs_rgb: ClassVar[bool] = True  # the pool has colour operations: grayscale goes through RGB and back
 
-    def __init__(
-        self, *, n: Annotated[int, Interval(0, 14)] = 2, m: Annotated[float, Interval(0, 30, "left")] = 9, **runtime: Any
-    ) -> None:
-        super().__init__(**runtime)
+    def _make(self) -> Any:
         from kornia.augmentation.auto import RandAugment as KRandAugment
 
-        self.n, self.m = n, m
-        self.op = KRandAugment(n=n, m=m) if n > 0 and m > 0 else None
+        return KRandAugment(n=self.n, m=self.m)
 
     def is_identity(self) -> bool:
-        return self.op is None
+        return self.n == 0 or self.m == 0
 
 
 @AUGMENTS.register("autoaugment", runtime=RUNTIME)
+@dataclass(**CONTRACT)
 class AutoAugment(ImagePolicy):
     """kornia's AutoAugment with a searched policy (imagenet, cifar10 or svhn)."""
 
-    registered_name = "autoaugment"
-    needs_rgb = True  # the pool has colour operations: grayscale goes through RGB and back
+    policy: Literal["imagenet", "cifar10", "svhn"] = "imagenet"
+    needs_rgb: ClassVar[bool] = True  # the pool has colour operations: grayscale goes through RGB and back
 
-    def __init__(self, *, policy: Literal["imagenet", "cifar10", "svhn"] = "imagenet", **runtime: Any) -> None:
-        super().__init__(**runtime)
+    def _make(self) -> Any:
         from kornia.augmentation.auto import AutoAugment as KAutoAugment
 
-        self.policy = policy
-        self.op = KAutoAugment(policy=policy)
+        return KAutoAugment(policy=self.policy)
 
 
 @AUGMENTS.register("trivialaugment", runtime=RUNTIME)
+@dataclass(**CONTRACT)
 class TrivialAugment(ImagePolicy):
     """kornia's TrivialAugment: one random operation at a random magnitude per image."""
 
-    registered_name = "trivialaugment"
-    needs_rgb = True  # the pool has colour operations: grayscale goes through RGB and back
+    needs_rgb: ClassVar[bool] = True  # the pool has colour operations: grayscale goes through RGB and back
 
-    def __init__(self, **runtime: Any) -> None:
-        super().__init__(**runtime)
+    def _make(self) -> Any:
         from kornia.augmentation.auto import TrivialAugment as KTrivialAugment
 
-        self.op = KTrivialAugment()
+        return KTrivialAugment()
 
 
-@AUGMENTS.register("gaussian_noise", runtime=RUNTIME)
-class GaussianNoise:
+@AUGMENTS.register("gaussian_noise")
+@dataclass(**CONTRACT)
+class GaussianNoise(Policy):
     """x + ε, ε ~ N(0, σ²) per element, on the (scaled) features: tables and images alike."""
 
-    def __init__(self, *, sigma: NonNeg = 0.1, image_shape: Any = None, value_range: Any = None) -> None:
-        self.sigma = sigma
+    sigma: NonNeg = 0.1
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, Any]:
         if self.sigma == 0:
@@ -245,12 +239,13 @@ class GaussianNoise:
         return x + self.sigma * noise, y
 
 
-@AUGMENTS.register("mixup", runtime=RUNTIME)
-class Mixup:
+@AUGMENTS.register("mixup")
+@dataclass(**CONTRACT)
+class Mixup(Policy):
     """x' = λ x + (1 − λ) x[π], λ ~ Beta(α, α) per batch; the loss mixes both labels' losses."""
 
-    def __init__(self, *, alpha: NonNeg = 0.2, p: Prob = 1.0, image_shape: Any = None, value_range: Any = None) -> None:
-        self.alpha, self.p = alpha, p
+    alpha: NonNeg = 0.2
+    p: Prob = 1.0
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, Any]:
         if self.alpha == 0 or self.p == 0:

@@ -7,17 +7,31 @@ latent points back to feature space. Only synthetic rows are decoded; real rows 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from components.base import CONTRACT
 from components.registry import Interval
-from components.resamplers import K, ImblearnResampler, _make_class
+from components.resamplers import RESAMPLERS, RUNTIME, K, ImblearnResampler
 
 
-class _DeepSmote(ImblearnResampler):
+@RESAMPLERS.register("deepsmote", runtime=RUNTIME)
+@dataclass(**CONTRACT)
+class DeepSmote(ImblearnResampler):
+    """SMOTE between latent codes of an autoencoder trained on the training split; new codes decoded."""
+
+    k_neighbors: K = 5
+    latent_dim: Annotated[int, Interval(1, None)] = 8
+    hidden: Annotated[int, Interval(1, None)] = 64
+    epochs: Annotated[int, Interval(1, None)] = 30
+    lr: Annotated[float, Interval(0, None, "neither")] = 1e-3
+    batch_size: Annotated[int, Interval(1, None)] = 256
+    cls_weight: Annotated[float, Interval(0, None)] = 0.1
+
     def _resample(self, X: np.ndarray, y: np.ndarray, params: dict[str, Any], strategy: Any) -> tuple[np.ndarray, np.ndarray]:
         from imblearn.over_sampling import SMOTE
 
@@ -56,19 +70,3 @@ class _DeepSmote(ImblearnResampler):
 
     def report(self) -> dict[str, float]:
         return {**super().report(), "resample/deepsmote_reconstruction_mse": getattr(self, "reconstruction_mse_", float("nan"))}
-
-
-DeepSmote = _make_class(
-    "deepsmote",
-    _DeepSmote,
-    __doc__ or "",
-    {
-        "k_neighbors": (K, 5),
-        "latent_dim": (Annotated[int, Interval(1, None)], 8),
-        "hidden": (Annotated[int, Interval(1, None)], 64),
-        "epochs": (Annotated[int, Interval(1, None)], 30),
-        "lr": (Annotated[float, Interval(0, None, "neither")], 1e-3),
-        "batch_size": (Annotated[int, Interval(1, None)], 256),
-        "cls_weight": (Annotated[float, Interval(0, None)], 0.1),
-    },
-)

@@ -1,6 +1,9 @@
 """Losses (lecture §3), multi-class from logits via ``log_softmax`` for numerical stability.
 
-Every loss maps ``(logits, targets, sample_weight)`` to the mean per-sample loss. Class
+Every loss maps ``(logits, targets, sample_weight)`` to the mean per-sample loss. Each
+constructor stores its parameters as attributes (``alpha``'s configured value as ``alpha_scheme``:
+``alpha`` is the weight buffer); losses are torch modules, not scikit-learn estimators, so
+``sklearn.base.clone`` does not apply (tests/test_contracts.py rebuilds them instead). Class
 weights are fixed at construction from whole-training-split counts (never per batch) and held
 as buffers, so nothing is mutated in ``forward``. ``sample_weight`` carries per-row weights
 (importance weights for covariate shift) multiplied into the per-sample loss.
@@ -98,7 +101,8 @@ class WeightedCrossEntropy(Loss):
         original_counts: np.ndarray | None = None,
     ) -> None:
         super().__init__()
-        self.label_smoothing = label_smoothing
+        self.weights, self.beta, self.counts, self.label_smoothing = weights, beta, counts, label_smoothing
+        self.class_counts, self.original_counts = class_counts, original_counts
         w = _weights_buffer(weights, beta, counts, class_counts, original_counts, "loss.weights")
         self.register_buffer("class_weight", w)
 
@@ -152,9 +156,10 @@ class Focal(Loss):
         original_counts: np.ndarray | None = None,
     ) -> None:
         super().__init__()
-        self.gamma = gamma
-        self.label_smoothing = label_smoothing
+        self.gamma, self.beta, self.counts, self.label_smoothing = gamma, beta, counts, label_smoothing
+        self.class_counts, self.original_counts = class_counts, original_counts
         alpha_w = None if alpha is None else _weights_buffer(alpha, beta, counts, class_counts, original_counts, "loss.alpha")
+        self.alpha_scheme = alpha  # the configured alpha; ``alpha`` is the per-class weight buffer
         self.register_buffer("alpha", alpha_w)
 
     def per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

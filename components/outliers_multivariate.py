@@ -20,7 +20,8 @@ Each checks its footing on the training rows before it inverts anything or start
 from __future__ import annotations
 
 import warnings
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from scipy import stats
@@ -28,14 +29,16 @@ from scipy import stats
 from components.cost import MaxCost, guard
 from components.covariance import Estimator, ShrunkSpectrum, choose_estimate, footing
 from components.errors import ConfigError
-from components.outliers import OUTLIERS, RUNTIME, Alpha, OutlierStep, Rule
+from components.base import CONTRACT
+from components.outlier_actions import RUNTIME, outlier_step
+from components.outliers import OUTLIERS, Alpha, Detector
 from components.registry import Interval
 
 Condition = Annotated[float, Interval(1, None)]
 Contamination = Literal["auto"] | Annotated[float, Interval(0, 0.5, "right")]
 
 
-class MahalanobisRule(Rule):
+class MahalanobisRule:
     """D²(x) = (x − μ)ᵀ Σ⁻¹ (x − μ) > cut-off; ``robust`` uses MinCovDet's μ and Σ."""
 
     def __init__(
@@ -123,127 +126,110 @@ class MahalanobisRule(Rule):
         return self.distances(X) > self.cutoff
 
 
-class SklearnRule(Rule):
-    def __init__(self, make: Any) -> None:
-        self.make = make
+@dataclass(**CONTRACT)
+class _Multivariate(Detector):
+    """A fitted ``rule_`` (MahalanobisRule or a scikit-learn detector) behind the detector contract."""
 
-    def fit(self, X: np.ndarray) -> SklearnRule:
-        self.model = self.make().fit(X)
-        return self
-
-    def train_flags(self, X: np.ndarray) -> np.ndarray:
-        if hasattr(self.model, "negative_outlier_factor_"):  # LOF: the fit-time scores, not novelty ones
-            return self.model.negative_outlier_factor_ < self.model.offset_
-        return self.flags(X)
+    per_feature: ClassVar[bool] = False
 
     def flags(self, X: np.ndarray) -> np.ndarray:
-        return self.model.predict(X) == -1
+        return self.rule_.flags(X)
 
-
-class _Multivariate(OutlierStep):
-    per_feature = False
+    def fitted_state(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self.rule_).items() if not callable(v)}
 
     def report(self) -> dict[str, float]:
-        out = super().report()
-        rule = getattr(self, "rules_", {}).get(-1)
-        foot = getattr(rule, "footing", None)
+        out: dict[str, float] = {}
+        foot = getattr(self.rule_, "footing", None)
         if foot is not None:
             out.update({"outlier/rank": float(foot.rank), "outlier/condition": min(foot.condition, 1e300)})
-        if getattr(rule, "spectrum", None) is not None:
-            out["outlier/shrinkage"] = rule.spectrum.shrinkage_
+        if getattr(self.rule_, "spectrum", None) is not None:
+            out["outlier/shrinkage"] = self.rule_.spectrum.shrinkage_
         return out
 
     def tags(self) -> dict[str, str]:
-        rule = getattr(self, "rules_", {}).get(-1)
-        used = getattr(rule, "method_used", None)
-        return {**super().tags(), **({"outlier.covariance_used": used} if used else {})}
+        used = getattr(self.rule_, "method_used", None)
+        return {"outlier.covariance_used": used} if used else {}
 
 
-@OUTLIERS.register("mahalanobis", runtime=RUNTIME)
+@OUTLIERS.register("mahalanobis", runtime=RUNTIME, wrap=outlier_step)
+@dataclass(**CONTRACT)
 class Mahalanobis(_Multivariate):
     """D² > χ²₁₋α(d) with the train mean and covariance (empirical, or shrunk when d ≥ n)."""
-    registered_name = "mahalanobis"
 
-    def __init__(
-        self, *, alpha: Alpha = 0.01, covariance: Estimator = "auto", max_condition: Condition = 1e10, max_cost_s: MaxCost = 30.0, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.alpha, self.covariance, self.max_condition, self.max_cost_s = alpha, covariance, max_condition, max_cost_s
+    alpha: Alpha = 0.01
+    covariance: Estimator = "auto"
+    max_condition: Condition = 1e10
+    max_cost_s: MaxCost = 30.0
 
-    def _rule(self) -> Rule:
-        return MahalanobisRule(self.alpha, robust=False, seed=self.seed, covariance=self.covariance, max_condition=self.max_condition, max_cost_s=self.max_cost_s)
+    def fit(self, X: np.ndarray) -> Mahalanobis:
+        self.rule_ = MahalanobisRule(
+            self.alpha, robust=False, seed=0, covariance=self.covariance, max_condition=self.max_condition, max_cost_s=self.max_cost_s
+        ).fit(X)
+        return self
 
 
-@OUTLIERS.register("mcd", runtime=RUNTIME)
+@OUTLIERS.register("mcd", runtime=RUNTIME, wrap=outlier_step)
+@dataclass(**CONTRACT)
 class MCD(_Multivariate):
     """Mahalanobis with the Minimum Covariance Determinant (robust) μ and Σ; PCA first when d is large."""
-    registered_name = "mcd"
 
-    def __init__(
-        self,
-        *,
-        alpha: Alpha = 0.01,
-        support_fraction: Annotated[float, Interval(0, 1, "right")] | None = None,
-        reduce_to: Literal["auto"] | Annotated[int, Interval(1, None)] | None = "auto",
-        max_cost_s: MaxCost = 30.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.alpha, self.support_fraction, self.reduce_to, self.max_cost_s = alpha, support_fraction, reduce_to, max_cost_s
+    alpha: Alpha = 0.01
+    support_fraction: Annotated[float, Interval(0, 1, "right")] | None = None
+    reduce_to: Literal["auto"] | Annotated[int, Interval(1, None)] | None = "auto"
+    max_cost_s: MaxCost = 30.0
+    seed: int = 0
 
-    def _rule(self) -> Rule:
-        return MahalanobisRule(self.alpha, robust=True, seed=self.seed, support_fraction=self.support_fraction, reduce_to=self.reduce_to, max_cost_s=self.max_cost_s)
+    def fit(self, X: np.ndarray) -> MCD:
+        self.rule_ = MahalanobisRule(
+            self.alpha, robust=True, seed=self.seed, support_fraction=self.support_fraction, reduce_to=self.reduce_to, max_cost_s=self.max_cost_s
+        ).fit(X)
+        return self
 
 
-@OUTLIERS.register("isolation_forest", runtime=RUNTIME)
-class IsolationForest(_Multivariate):
+@dataclass(**CONTRACT)
+class _SklearnDetector(_Multivariate):
+    """A scikit-learn novelty detector in ``rule_`` (predict: -1 for an outlier)."""
+
+    def flags(self, X: np.ndarray) -> np.ndarray:
+        return self.rule_.predict(X) == -1
+
+    def fitted_state(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self.rule_).items() if k.endswith("_")}
+
+
+@OUTLIERS.register("isolation_forest", runtime=RUNTIME, wrap=outlier_step)
+@dataclass(**CONTRACT)
+class IsolationForest(_SklearnDetector):
     """scikit-learn's IsolationForest (cost linear in n and d: no guard needed)."""
-    registered_name = "isolation_forest"
 
-    def __init__(
-        self, *, contamination: Contamination = "auto", n_estimators: Annotated[int, Interval(1, None)] = 100, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.contamination = contamination
-        self.n_estimators = n_estimators
+    contamination: Contamination = "auto"
+    n_estimators: Annotated[int, Interval(1, None)] = 100
+    seed: int = 0
 
-    def _rule(self) -> Rule:
+    def fit(self, X: np.ndarray) -> IsolationForest:
         from sklearn.ensemble import IsolationForest as IF
 
-        return SklearnRule(lambda: IF(contamination=self.contamination, n_estimators=self.n_estimators, random_state=self.seed))
+        self.rule_ = IF(contamination=self.contamination, n_estimators=self.n_estimators, random_state=self.seed).fit(X)
+        return self
 
 
-class _GuardedLOF(SklearnRule):
-    def __init__(self, make: Any, max_cost_s: float | None) -> None:
-        super().__init__(make)
-        self.max_cost_s = max_cost_s
-
-    def fit(self, X: np.ndarray) -> SklearnRule:
-        n, d = X.shape
-        guard("outlier", "lof (all-pairs neighbour search)", n, d, 3.0 * n * n * d, self.max_cost_s, "use outlier=isolation_forest")
-        return super().fit(X)
-
-
-@OUTLIERS.register("lof", runtime=RUNTIME)
-class LOF(_Multivariate):
+@OUTLIERS.register("lof", runtime=RUNTIME, wrap=outlier_step)
+@dataclass(**CONTRACT)
+class LOF(_SklearnDetector):
     """scikit-learn's LocalOutlierFactor (novelty mode for evaluation rows); O(n²·d) neighbour search."""
-    registered_name = "lof"
 
-    def __init__(
-        self,
-        *,
-        contamination: Contamination = "auto",
-        n_neighbors: Annotated[int, Interval(1, None)] = 20,
-        max_cost_s: MaxCost = 30.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.contamination = contamination
-        self.n_neighbors = n_neighbors
-        self.max_cost_s = max_cost_s
+    contamination: Contamination = "auto"
+    n_neighbors: Annotated[int, Interval(1, None)] = 20
+    max_cost_s: MaxCost = 30.0
 
-    def _rule(self) -> Rule:
+    def fit(self, X: np.ndarray) -> LOF:
         from sklearn.neighbors import LocalOutlierFactor
 
-        make = lambda: LocalOutlierFactor(n_neighbors=self.n_neighbors, contamination=self.contamination, novelty=True)  # noqa: E731
-        return _GuardedLOF(make, self.max_cost_s)
+        n, d = X.shape
+        guard("outlier", "lof (all-pairs neighbour search)", n, d, 3.0 * n * n * d, self.max_cost_s, "use outlier=isolation_forest")
+        self.rule_ = LocalOutlierFactor(n_neighbors=self.n_neighbors, contamination=self.contamination, novelty=True).fit(X)
+        return self
+
+    def train_flags(self, X: np.ndarray) -> np.ndarray:
+        return self.rule_.negative_outlier_factor_ < self.rule_.offset_  # the fit-time scores, not novelty ones

@@ -6,49 +6,31 @@ the component's signature (type hints, ``Literal`` choices, :class:`Interval` bo
 typo fails in milliseconds with a message naming the key, the bad value and what is accepted,
 instead of deep inside a library an hour into a sweep.
 
+Registries are lazy and complete: every kind has a home (the modules that register its
+components, :data:`HOMES`), imported on the first lookup of a name, so ``get_registry(kind).names()``
+lists every built-in component whatever was imported before. A kind that is not declared is an
+error (``get_registry("scalr")`` suggests ``scaler``) instead of a new, empty registry.
+
 Third parties add components without editing this repository through the entry-point group
-``dq_runner.components``: each entry point names a module that registers its components on import.
+``dq_runner.components``: each entry point names a module that registers its components on import
+(a new kind is declared there with :func:`declare_kind`).
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
-import types
 import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any
 
 from components.errors import ConfigError
+from components.schema import Interval, check_value, describe  # noqa: F401  (Interval, describe: re-exported)
 
 ENTRY_POINT_GROUP = "dq_runner.components"
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A numeric bound used as ``Annotated[float, Interval(0, 1, closed="left")]``."""
-
-    low: float | None = None
-    high: float | None = None
-    closed: Literal["both", "left", "right", "neither"] = "both"
-
-    def contains(self, value: float) -> bool:
-        lo_ok = self.low is None or (value >= self.low if self.closed in ("both", "left") else value > self.low)
-        hi_ok = self.high is None or (value <= self.high if self.closed in ("both", "right") else value < self.high)
-        return lo_ok and hi_ok
-
-    def describe(self) -> str:
-        lo_op = ">=" if self.closed in ("both", "left") else ">"
-        hi_op = "<=" if self.closed in ("both", "right") else "<"
-        if self.high is None:
-            return f"{lo_op} {self.low:g}" if self.low is not None else ""
-        if self.low is None:
-            return f"{hi_op} {self.high:g}"
-        left = "[" if self.closed in ("both", "left") else "("
-        right = "]" if self.closed in ("both", "right") else ")"
-        return f"in {left}{self.low:g}, {self.high:g}{right}"
 
 
 @dataclass(frozen=True)
@@ -59,6 +41,15 @@ class Entry:
     obj: Callable[..., Any]
     runtime: tuple[str, ...]
     location: str
+    wrap: Callable[..., Any] | None = None  # composition: ``wrap(obj(...), **rest)`` (outlier = detector + action)
+
+    def signature(self) -> dict[str, tuple[Any, Any]]:
+        """Every accepted parameter -> (type hint, default): the component's, then its wrapper's."""
+        spec = _signature(self.obj)
+        if self.wrap is not None:
+            outer = _signature(self.wrap)
+            spec.update({k: v for k, v in list(outer.items())[1:] if k not in spec})  # [1:]: the wrapped component
+        return spec
 
 
 def _location(obj: Any) -> str:
@@ -83,12 +74,15 @@ class Registry:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
+        self._loaded = False
 
-    def register(self, name: str, *, runtime: Iterable[str] = ()) -> Callable[[Any], Any]:
+    def register(self, name: str, *, runtime: Iterable[str] = (), wrap: Callable[..., Any] | None = None) -> Callable[[Any], Any]:
         """Decorator registering a class or factory under ``name``.
 
         ``runtime`` lists constructor arguments the runner fills from the data (input size,
-        class counts); users may not set them in a config.
+        class counts); users may not set them in a config. ``wrap`` composes: the config's
+        parameters of ``obj`` build it, and ``wrap(built, **the others)`` is the component. The decorator stores ``name`` on the
+        object as ``registered_name`` (the one place it is written), for error messages.
         """
 
         def decorator(obj: Any) -> Any:
@@ -97,13 +91,26 @@ class Registry:
                     f"{self.kind} '{name}' is registered twice: first by {self._entries[name].location}, "
                     f"again by {_location(obj)}. Rename one of them."
                 )
-            self._entries[name] = Entry(name, obj, tuple(runtime), _location(obj))
+            if "registered_name" in vars(obj):
+                raise ConfigError(f"{_location(obj)} is registered twice ({obj.registered_name}, {name}); subclass it instead.")
+            obj.registered_name = name
+            self._entries[name] = Entry(name, obj, tuple(runtime), _location(obj), wrap)
             return obj
 
         return decorator
 
-    def names(self) -> list[str]:
+    def _load(self) -> None:
+        """Import the kind's home modules and the plugins, once (lazy: not at ``get_registry``)."""
+        if not self._loaded:
+            self._loaded = True
+            import importlib
+
+            for module in HOMES.get(self.kind, ()):
+                importlib.import_module(module)
         _load_plugins()
+
+    def names(self) -> list[str]:
+        self._load()
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
@@ -127,7 +134,7 @@ class Registry:
             raise ConfigError(f"{key}: expected a mapping with a 'name' key naming a {self.kind}; got {cfg!r}.")
         entry = self.get(cfg["name"], key)
         params = {k: v for k, v in cfg.items() if k != "name"}
-        spec = _signature(entry.obj)
+        spec = entry.signature()
         accepted = [p for p in spec if p not in entry.runtime]
         for param, value in params.items():
             if param in entry.runtime:
@@ -155,16 +162,48 @@ class Registry:
     def build(self, cfg: Mapping[str, Any], key: str, **runtime: Any) -> Any:
         """Validate ``cfg`` and construct the component, passing the runner's ``runtime`` values."""
         entry, params = self.validate(cfg, key)
-        extra = {k: v for k, v in runtime.items() if k in entry.runtime}
-        return entry.obj(**params, **extra)
+        given = {**params, **{k: v for k, v in runtime.items() if k in entry.runtime}}
+        if entry.wrap is None:
+            return entry.obj(**given)
+        inner = _signature(entry.obj)
+        outer = _signature(entry.wrap)
+        built = entry.obj(**{k: v for k, v in given.items() if k in inner})
+        return entry.wrap(built, **{k: v for k, v in given.items() if k in outer and k not in inner})
 
 
 REGISTRIES: dict[str, Registry] = {}
 
+# kind -> the modules whose import registers its built-in components (imported on first lookup).
+# trainer and tracking live in runner/: named here as strings, imported only when those kinds are
+# looked up, so importing components/ never imports runner/.
+HOMES: dict[str, tuple[str, ...]] = {
+    "dataset": ("components.datasets", "components.hf_source"),
+    "scaler": ("components.scalers",),
+    "reducer": ("components.reducers",),
+    "outlier": ("components.outliers", "components.outliers_multivariate"),
+    "resampler": ("components.resamplers", "components.resamplers_imblearn", "components.deepsmote"),
+    "augment": ("components.augment",),
+    "class_weights": ("components.class_weights",),
+    "loss": ("components.losses",),
+    "model": ("components.models",),
+    "quality": ("components.quality",),
+    "importance": ("components.drift",),
+    "trainer": ("runner.training",),
+    "tracking": ("runner.tracking",),
+}
+
+
+def declare_kind(kind: str, *modules: str) -> Registry:
+    """Declare a new kind of component (a plugin's), with the modules that register it."""
+    HOMES[kind] = tuple(dict.fromkeys((*HOMES.get(kind, ()), *modules)))
+    return get_registry(kind)
+
 
 def get_registry(kind: str) -> Registry:
-    """The registry for ``kind``, created on first use (so plugins can add new kinds too)."""
+    """The registry for a declared ``kind``; an undeclared one is a :class:`ConfigError`."""
     if kind not in REGISTRIES:
+        if kind not in HOMES:
+            raise ConfigError(f"unknown component kind '{kind}'.{suggest(str(kind), HOMES)} Kinds: {', '.join(sorted(HOMES))}.")
         REGISTRIES[kind] = Registry(kind)
     return REGISTRIES[kind]
 
@@ -204,9 +243,12 @@ def _signature(obj: Any) -> dict[str, tuple[Any, Any]]:
     """
     targets = [c.__init__ for c in obj.__mro__ if "__init__" in vars(c)] if inspect.isclass(obj) else [obj]
     out: dict[str, tuple[Any, Any]] = {}
+    class_hints: dict[str, Any] = {}
+    if inspect.isclass(obj) and dataclasses.is_dataclass(obj):  # fields' hints, each in its own module
+        class_hints = typing.get_type_hints(obj, include_extras=True)
     for target in targets:
         try:
-            hints = typing.get_type_hints(target, include_extras=True)
+            hints = class_hints or typing.get_type_hints(target, include_extras=True)
         except Exception:
             hints = {}
         forwards = False
@@ -218,79 +260,3 @@ def _signature(obj: Any) -> dict[str, tuple[Any, Any]]:
         if not forwards:
             break
     return out
-
-
-def check_value(value: Any, hint: Any) -> str | None:
-    """None when ``value`` fits ``hint``, else a description of what is accepted."""
-    if hint is Any or hint is inspect.Parameter.empty:
-        return None
-    origin = get_origin(hint)
-    if origin is typing.Annotated:
-        base, *meta = get_args(hint)
-        problem = check_value(value, base)
-        if problem:
-            return problem
-        for m in meta:
-            if isinstance(m, Interval) and value is not None and not m.contains(value):
-                return f"{describe(base)} {m.describe()}"
-        return None
-    if origin in (Union, types.UnionType):
-        if any(check_value(value, arg) is None for arg in get_args(hint)):
-            return None
-        return describe(hint)
-    if origin is Literal:
-        return None if value in get_args(hint) else describe(hint)
-    if hint is type(None):
-        return None if value is None else "null"
-    if hint is bool:
-        return None if isinstance(value, bool) else "a boolean (true or false)"
-    if hint is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
-    if hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if ok else "a number"
-    if hint is str:
-        return None if isinstance(value, str) else "a string"
-    if origin in (list, tuple, typing.Sequence, Iterable) or hint in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            return describe(hint)
-        args = get_args(hint)
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(value) != len(args):
-                return describe(hint)
-            item_hints = list(args)
-        else:
-            item_hints = [args[0] if args else Any] * len(value)
-        for item, item_hint in zip(value, item_hints):
-            if check_value(item, item_hint):
-                return describe(hint)
-        return None
-    if origin in (dict, Mapping) or hint in (dict,):
-        return None if isinstance(value, Mapping) else describe(hint)
-    return None
-
-
-def describe(hint: Any) -> str:
-    """A human phrase for a type hint, used in error messages."""
-    origin = get_origin(hint)
-    if origin is typing.Annotated:
-        base, *meta = get_args(hint)
-        bounds = " ".join(m.describe() for m in meta if isinstance(m, Interval))
-        return f"{describe(base)} {bounds}".strip()
-    if origin in (Union, types.UnionType):
-        return " or ".join(describe(a) for a in get_args(hint))
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in get_args(hint))
-    if hint is type(None):
-        return "null"
-    if origin in (list, tuple, typing.Sequence, Iterable):
-        args = [a for a in get_args(hint) if a is not Ellipsis]
-        if origin is tuple and args and get_args(hint)[-1] is not Ellipsis:
-            return f"a list of {len(args)} values ({', '.join(describe(a) for a in args)})"
-        if not args:
-            return "a list"
-        plural = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
-        base = get_args(args[0])[0] if get_origin(args[0]) is typing.Annotated else args[0]
-        return f"a list of {plural[base]}" if base in plural else f"a list of values ({describe(args[0])})"
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
-    return names.get(hint, getattr(hint, "__name__", str(hint)))

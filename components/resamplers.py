@@ -2,7 +2,8 @@
 
 Like imbalanced-learn's Pipeline, the runner calls ``fit_resample`` on the fit path alone:
 validation and test keep their true class distribution. Every method except ``deepsmote``
-(components/deepsmote.py) wraps imbalanced-learn. What is added here:
+(components/deepsmote.py) wraps imbalanced-learn (one class each in components/resamplers_imblearn.py;
+SMOTE-NC / SMOTE-N here). This module holds their shared base, which adds:
 
 * ``sampling_strategy`` in class *names*: ``auto``/``minority``/..., a float ratio (binary), or
   per-class target counts such as the lecture's ``{minority: 600}``;
@@ -17,15 +18,15 @@ validation and test keep their true class distribution. Every method except ``de
 from __future__ import annotations
 
 import time
-import typing
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass, fields
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 
-from components.base import TrainOnlyResampler
-from components.cost import MaxCost, guard
+from components.base import CONTRACT, KeepRows, TrainOnlySampler
+from components.cost import guard
 from components.errors import ConfigError
 from components.neighbors import neighbors
 from components.registry import Interval, get_registry
@@ -38,19 +39,11 @@ OnSmall = Literal["error", "adapt"]
 Backend = Literal["auto", "sklearn", "torch"]
 
 
-@RESAMPLERS.register("none", runtime=RUNTIME)
-class NoResampling(TrainOnlyResampler):
+@RESAMPLERS.register("none")
+class NoResampling(KeepRows):
     """Train on the split as it is."""
 
-    def __init__(self, **runtime: Any) -> None:
-        pass
-
-    def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self.n_synthetic_ = 0
-        return X, y
-
-    def report(self) -> dict[str, float]:
-        return {"resample/synthetic_rows": float(getattr(self, "n_synthetic_", 0))}
+    counter = "resample/synthetic_rows"
 
 
 def strategy_by_id(strategy: Strategy, class_names: Sequence[str], key: str) -> Any:
@@ -67,40 +60,38 @@ def strategy_by_id(strategy: Strategy, class_names: Sequence[str], key: str) -> 
     return out
 
 
-class ImblearnResampler(TrainOnlyResampler):
-    """Shared machinery: strategy translation, the small-class guard, timing and reporting."""
+@dataclass(**CONTRACT)
+class ImblearnResampler(TrainOnlySampler):
+    """Shared machinery: strategy translation, the small-class guard, timing and reporting.
 
-    kind: Literal["over", "under", "clean"] = "over"
-    k_params: tuple[str, ...] = ("k_neighbors",)  # parameters that need k + 1 rows in a class
-    # neighbour searches imbalanced-learn runs: over one class's rows, or over the whole split
-    neighbor_scope: dict[str, str] = {"k_neighbors": "class"}
-    cost: Any = None  # (n, d) -> estimated flops, for samplers that grow super-linearly (SVM-SMOTE)
-    cheaper: str = ""
+    Subclasses are ``@dataclass(**CONTRACT)`` classes that add their own fields (the
+    imbalanced-learn parameters) and build the sampler in ``_sampler``.
+    """
 
-    def __init__(
-        self,
-        *,
-        sampling_strategy: Strategy = "auto",
-        on_small_class: OnSmall = "error",
-        neighbors: Backend = "auto",
-        class_names: Sequence[str] = (),
-        categorical_groups: Sequence[Sequence[int]] = (),
-        seed: int = 0,
-        device: str = "cpu",
-        **params: Any,
-    ) -> None:
-        self.sampling_strategy = sampling_strategy
-        self.on_small_class = on_small_class
-        self.neighbors = neighbors
-        self.class_names = list(class_names)
-        self.categorical_groups = [list(g) for g in categorical_groups]
-        self.seed = seed
-        self.device = device
-        self.params = params
+    sampling_strategy: Strategy = "auto"
+    on_small_class: OnSmall = "error"
+    neighbors: Backend = "auto"
+    class_names: Sequence[str] = ()
+    categorical_groups: Sequence[Sequence[int]] = ()
+    seed: int = 0
+    device: str = "cpu"
+
+    sampling_kind: ClassVar[str] = "over"  # over | under | clean
+    k_params: ClassVar[tuple[str, ...]] = ("k_neighbors",)  # parameters that need k + 1 rows in a class
+    # neighbour searches imbalanced-learn runs: over one class's rows ("class"), or over the whole split ("all")
+    neighbor_scope: ClassVar[dict[str, str]] = {"k_neighbors": "class"}
+    cost: ClassVar[Any] = None  # (n, d) -> estimated flops, for samplers that grow super-linearly (SVM-SMOTE)
+    cheaper: ClassVar[str] = ""
 
     @property
     def name(self) -> str:
         return getattr(self, "registered_name", type(self).__name__)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """This resampler's own parameters (the fields its class adds to the shared ones)."""
+        shared = {f.name for f in fields(ImblearnResampler)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in shared}
 
     def _sampler(self, params: dict[str, Any], strategy: Any) -> Any:
         raise NotImplementedError
@@ -109,7 +100,7 @@ class ImblearnResampler(TrainOnlyResampler):
         """class id -> rows to synthesise (over-samplers), via imbalanced-learn's own parser."""
         from imblearn.utils import check_sampling_strategy
 
-        sampling_type = "over-sampling" if self.kind == "over" else "under-sampling" if self.kind == "under" else "clean-sampling"
+        sampling_type = "over-sampling" if self.sampling_kind == "over" else "under-sampling" if self.sampling_kind == "under" else "clean-sampling"
         try:
             return dict(check_sampling_strategy(strategy, y, sampling_type))
         except ValueError as exc:
@@ -118,7 +109,7 @@ class ImblearnResampler(TrainOnlyResampler):
     def _guard(self, y: np.ndarray, strategy: Any, params: dict[str, Any]) -> dict[str, Any]:
         """Each class synthesised from needs >= k + 1 rows: error clearly, or adapt k."""
         counts = np.bincount(y, minlength=len(self.class_names))
-        if self.kind == "over":
+        if self.sampling_kind == "over":
             drawn = [c for c, n in self._targets(y, strategy).items() if n > 0]
         else:
             drawn = [int(np.argmin(np.where(counts > 0, counts, np.iinfo(np.int64).max)))]
@@ -146,13 +137,13 @@ class ImblearnResampler(TrainOnlyResampler):
         t0 = time.perf_counter()
         strategy = strategy_by_id(self.sampling_strategy, self.class_names, "resampler")
         params = dict(self.params)
-        if self.cost is not None:  # before any work: estimated seconds from n and d (components/cost.py)
-            guard("resampler", self.name, X.shape[0], X.shape[1], self.cost(*X.shape), params.pop("max_cost_s", None), self.cheaper)
+        if type(self).cost is not None:  # before any work: estimated seconds from n and d (components/cost.py)
+            guard("resampler", self.name, X.shape[0], X.shape[1], type(self).cost(*X.shape), params.pop("max_cost_s", None), self.cheaper)
         params = self._guard(y, strategy, params)
         self.counts_before_ = np.bincount(y, minlength=len(self.class_names))
         Xr, yr = self._resample(X, y, params, strategy)
         self.counts_after_ = np.bincount(yr, minlength=len(self.class_names))
-        self.n_synthetic_ = int(max(0, len(yr) - len(y))) if self.kind == "over" else 0
+        self.n_synthetic_ = int(max(0, len(yr) - len(y))) if self.sampling_kind == "over" else 0
         self.n_removed_ = int(max(0, len(y) - len(yr)))
         self._seconds = time.perf_counter() - t0  # not fitted state: timing differs run to run
         return Xr.astype(X.dtype, copy=False), yr.astype(y.dtype, copy=False)
@@ -160,7 +151,7 @@ class ImblearnResampler(TrainOnlyResampler):
     def _resample(self, X: np.ndarray, y: np.ndarray, params: dict[str, Any], strategy: Any) -> tuple[np.ndarray, np.ndarray]:
         if self.name == "smote" and self.categorical_groups:  # SMOTE on one-hot columns would blend categories
             self.switched_to_ = "smotenc"
-            return categorical_resample(X, y, self.categorical_groups, params["k_neighbors"], strategy, self.seed, False, "smotenc")
+            return categorical_resample(X, y, [list(g) for g in self.categorical_groups], params["k_neighbors"], strategy, self.seed, False, "smotenc")
         sampler = self._sampler(self._neighbor_objects(params, y, strategy), strategy)
         try:
             return sampler.fit_resample(X, y)
@@ -170,7 +161,7 @@ class ImblearnResampler(TrainOnlyResampler):
     def _neighbor_objects(self, params: dict[str, Any], y: np.ndarray, strategy: Any) -> dict[str, Any]:
         """Neighbour ints -> the torch estimator where that backend is chosen (with k + 1: self included)."""
         out = dict(params)
-        if self.kind != "over":
+        if self.sampling_kind != "over":
             return out
         counts = np.bincount(y)
         drawn = [c for c, n in self._targets(y, strategy).items() if n > 0]
@@ -196,136 +187,6 @@ class ImblearnResampler(TrainOnlyResampler):
         if getattr(self, "switched_to_", None):
             out["resample.method"] = self.switched_to_
         return out
-
-
-def _make_class(name: str, base: type, doc: str, params: dict[str, tuple[Any, Any]], **attrs: Any) -> type:
-    """A subclass of ``base`` whose ``__init__`` signature lists the shared and ``params`` keys,
-    so the registry validates every key, type and bound of this resampler before anything runs."""
-    import inspect
-
-    defaults = {k: v[1] for k, v in params.items()}
-
-    def __init__(self: ImblearnResampler, **kwargs: Any) -> None:  # noqa: N807
-        own = {k: kwargs.pop(k, d) for k, d in defaults.items()}
-        ImblearnResampler.__init__(self, **kwargs, **own)
-
-    shared = [p for n, p in inspect.signature(ImblearnResampler.__init__).parameters.items() if n not in ("self", "params")]
-    own_params = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v[1], annotation=v[0]) for k, v in params.items()]
-    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    __init__.__signature__ = inspect.Signature([self_param, *shared, *own_params])  # type: ignore[attr-defined]
-    hints = typing.get_type_hints(ImblearnResampler.__init__, include_extras=True)
-    __init__.__annotations__ = {**hints, **{k: v[0] for k, v in params.items()}}
-    cls = type(f"Resampler_{name}", (base,), {"__init__": __init__, "registered_name": name, "__doc__": doc, "__module__": __name__, **attrs})
-    return RESAMPLERS.register(name, runtime=RUNTIME)(cls)
-
-
-def _register(
-    name: str, factory: Any, sampling_kind: str = "over", k_params: tuple[str, ...] = ("k_neighbors",), doc: str = "", cost: Any = None, cheaper: str = "", **params: Any
-) -> None:
-    """Register an imbalanced-learn sampler: ``factory(params, strategy, seed)`` builds it."""
-
-    def _sampler(self: ImblearnResampler, p: dict[str, Any], strategy: Any) -> Any:
-        return factory(p, strategy, self.seed)
-
-    scope = {p: ("all" if p == "m_neighbors" or name == "adasyn" else "class") for p in params if p in ("k_neighbors", "m_neighbors", "n_neighbors")}
-    _make_class(name, ImblearnResampler, doc, params, _sampler=_sampler, kind=sampling_kind, k_params=k_params, neighbor_scope=scope, cost=staticmethod(cost) if cost else None, cheaper=cheaper)
-
-
-def _imb(path: str) -> Any:
-    import importlib
-
-    module, cls = path.rsplit(".", 1)
-    return getattr(importlib.import_module(module), cls)
-
-
-_register(
-    "random_over",
-    lambda p, s, seed: _imb("imblearn.over_sampling.RandomOverSampler")(sampling_strategy=s, random_state=seed, shrinkage=p["shrinkage"]),
-    k_params=(),
-    doc="Duplicate minority rows (``shrinkage`` > 0 adds smoothed-bootstrap noise).",
-    shrinkage=(Annotated[float, Interval(0, None)] | None, None),
-)
-_register(
-    "random_under",
-    lambda p, s, seed: _imb("imblearn.under_sampling.RandomUnderSampler")(sampling_strategy=s, random_state=seed, replacement=p["replacement"]),
-    sampling_kind="under",
-    k_params=(),
-    doc="Drop majority rows at random.",
-    replacement=(bool, False),
-)
-_register(
-    "smote",
-    lambda p, s, seed: _imb("imblearn.over_sampling.SMOTE")(sampling_strategy=s, random_state=seed, k_neighbors=p["k_neighbors"]),
-    doc="x_new = x_i + λ (x_nn − x_i), λ ~ U(0, 1), x_nn among the k same-class nearest neighbours.",
-    k_neighbors=(K, 5),
-)
-_register(
-    "borderline_smote",
-    lambda p, s, seed: _imb("imblearn.over_sampling.BorderlineSMOTE")(
-        sampling_strategy=s, random_state=seed, k_neighbors=p["k_neighbors"], m_neighbors=p["m_neighbors"], kind=f"borderline-{p['kind']}"
-    ),
-    k_params=("k_neighbors",),
-    doc="SMOTE seeded only from 'danger' minority points; kind 1 or 2.",
-    k_neighbors=(K, 5),
-    m_neighbors=(K, 10),
-    kind=(Literal[1, 2], 1),
-)
-_register(
-    "adasyn",
-    lambda p, s, seed: _imb("imblearn.over_sampling.ADASYN")(sampling_strategy=s, random_state=seed, n_neighbors=p["n_neighbors"]),
-    k_params=("n_neighbors",),
-    doc="Synthesise more rows around minority points whose neighbourhood is mostly majority.",
-    n_neighbors=(K, 5),
-)
-_register(
-    "svm_smote",
-    lambda p, s, seed: _imb("imblearn.over_sampling.SVMSMOTE")(
-        sampling_strategy=s, random_state=seed, k_neighbors=p["k_neighbors"], m_neighbors=p["m_neighbors"], out_step=p["out_step"]
-    ),
-    doc="SMOTE seeded from the support vectors of an SVM (an RBF SVC on every row: O(n²·d)).",
-    cost=lambda n, d: 10.0 * n * n * d,  # the SVC's kernel evaluations dominate
-    cheaper="use resampler=borderline_smote (neighbour-based, no SVM)",
-    k_neighbors=(K, 5),
-    m_neighbors=(K, 10),
-    out_step=(Annotated[float, Interval(0, None, "neither")], 0.5),
-    max_cost_s=(MaxCost, 30.0),
-)
-_register(
-    "smote_tomek",
-    lambda p, s, seed: _imb("imblearn.combine.SMOTETomek")(
-        sampling_strategy=s, random_state=seed, smote=_imb("imblearn.over_sampling.SMOTE")(sampling_strategy=s, random_state=seed, k_neighbors=p["k_neighbors"])
-    ),
-    doc="SMOTE, then remove Tomek links.",
-    k_neighbors=(K, 5),
-)
-_register(
-    "smote_enn",
-    lambda p, s, seed: _imb("imblearn.combine.SMOTEENN")(
-        sampling_strategy=s,
-        random_state=seed,
-        smote=_imb("imblearn.over_sampling.SMOTE")(sampling_strategy=s, random_state=seed, k_neighbors=p["k_neighbors"]),
-        enn=_imb("imblearn.under_sampling.EditedNearestNeighbours")(n_neighbors=p["enn_neighbors"]),
-    ),
-    doc="SMOTE, then Edited Nearest Neighbours cleaning.",
-    k_neighbors=(K, 5),
-    enn_neighbors=(K, 3),
-)
-_register(
-    "tomek",
-    lambda p, s, seed: _imb("imblearn.under_sampling.TomekLinks")(sampling_strategy=s),
-    sampling_kind="clean",
-    k_params=(),
-    doc="Remove majority rows that form Tomek links.",
-)
-_register(
-    "near_miss",
-    lambda p, s, seed: _imb("imblearn.under_sampling.NearMiss")(sampling_strategy=s, version=p["version"], n_neighbors=p["n_neighbors"]),
-    sampling_kind="under",
-    k_params=("n_neighbors",),
-    doc="Keep the majority rows nearest to the minority (versions 1, 2, 3).",
-    version=(Literal[1, 2, 3], 1),
-    n_neighbors=(K, 3),
-)
 
 
 def categorical_resample(
@@ -361,12 +222,22 @@ def categorical_resample(
     return out, yr
 
 
-class _CategoricalSmote(ImblearnResampler):
-    nominal_only = False
+@RESAMPLERS.register("smotenc", runtime=RUNTIME)
+@dataclass(**CONTRACT)
+class SmoteNC(ImblearnResampler):
+    """SMOTE for mixed numeric + categorical features (categories by neighbour vote)."""
+
+    k_neighbors: K = 5
+    nominal_only: ClassVar[bool] = False
 
     def _resample(self, X: np.ndarray, y: np.ndarray, params: dict[str, Any], strategy: Any) -> tuple[np.ndarray, np.ndarray]:
-        return categorical_resample(X, y, self.categorical_groups, params["k_neighbors"], strategy, self.seed, self.nominal_only, self.name)
+        groups = [list(g) for g in self.categorical_groups]
+        return categorical_resample(X, y, groups, params["k_neighbors"], strategy, self.seed, self.nominal_only, self.name)
 
 
-_make_class("smotenc", _CategoricalSmote, "SMOTE for mixed numeric + categorical features (categories by neighbour vote).", {"k_neighbors": (K, 5)})
-_make_class("smoten", _CategoricalSmote, "SMOTE for all-categorical features (value difference metric).", {"k_neighbors": (K, 5)}, nominal_only=True)
+@RESAMPLERS.register("smoten", runtime=RUNTIME)
+@dataclass(**CONTRACT)
+class SmoteN(SmoteNC):
+    """SMOTE for all-categorical features (value difference metric)."""
+
+    nominal_only: ClassVar[bool] = True

@@ -8,7 +8,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from components.errors import ConfigError
+from runner.clean_exit import one_line
 from runner.configs import CONFIG_DIR  # absolute: `python -m runner` and `dq-run` find the same conf/
 
 log = logging.getLogger("runner")
@@ -34,6 +34,8 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
     _redact_log_handlers()
     datasets.disable_progress_bars()
     ctx = JobContext.from_hydra()
+    if not ctx.multirun:
+        hint_single_arm()
     try:
         result = run_job(cfg, ctx)
     except Exception as exc:
@@ -43,7 +45,7 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
             write_failure(ctx.output_dir, ctx.overrides, exc, getattr(exc, "mlflow_run_id", None))
             log.error("job %s FAILED: %s", ctx.run_name, message or f"{type(exc).__name__}: {exc}")
             return None
-        if message is not None:
+        if message is not None:  # the same line as every command's (runner/clean_exit.py)
             print(f"Error: {message}", file=sys.stderr)
             sys.exit(1)
         raise
@@ -52,16 +54,19 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
     return result.metrics
 
 
-def one_line(exc: BaseException) -> str | None:
-    """The clean one-line message for a user-fixable error, or None for a bug (keep traceback)."""
-    import errno
+def hint_single_arm() -> None:
+    """An experiment run without -m is one arm of its comparison: one log line says how to run them all."""
+    import math
 
-    if isinstance(exc, ConfigError):
-        return str(exc)
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-        what = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded"}.get(exc.errno, "not writable")
-        return f"{exc.filename or 'output'}: {what} ({exc.strerror}); free space or set paths.outputs=<a writable folder>."
-    return None
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    params = dict(hc.sweeper.get("params") or {})
+    if params:
+        arms = math.prod(len(str(v).split(",")) for v in params.values())
+        overrides = " ".join(hc.overrides.task)
+        log.info("one run, the default arm of a %d-run comparison (%s); to run it: python -m runner -m %s", arms,
+                 "; ".join(f"{k}={v}" for k, v in params.items()), overrides)  # fmt: skip
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

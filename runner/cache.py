@@ -26,7 +26,7 @@ import numpy as np
 
 log = logging.getLogger("runner")
 # The code whose output is cached: a change in any of these files invalidates every entry.
-CODE = ("components/resamplers.py", "components/outliers.py", "components/outliers_multivariate.py", "components/scalers.py",
+CODE = ("components/base.py", "components/resamplers.py", "components/resamplers_imblearn.py", "components/outlier_actions.py", "components/outliers.py", "components/outliers_multivariate.py", "components/scalers.py",
         "components/covariance.py", "components/reducers.py", "components/neighbors.py", "components/deepsmote.py",
         "runner/encoding.py", "runner/pipeline.py", "runner/cache.py")  # fmt: skip
 

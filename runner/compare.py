@@ -29,6 +29,7 @@ from components.errors import ConfigError
 from components.keys import segment
 from runner.compare_stats import bootstrap_ci, default_baseline, paired, sweep_orders
 from runner.tracking import is_dead
+from runner.clean_exit import user_errors
 
 DEFAULT_URI = f"sqlite:///{Path('outputs').resolve()}/mlflow.db"
 
@@ -266,10 +267,8 @@ def main(argv: list[str] | None = None) -> None:
     from runner.redaction import install_stream_redaction
 
     install_stream_redaction()
-    try:
+    with user_errors():  # a store problem (TrackingError) too: one line
         rows, files = compare(args.target, args.metric, by, args.baseline, args.tracking_uri, args.out, args.lower_is_better)
-    except ConfigError as exc:  # a store problem (TrackingError): one line
-        raise SystemExit(f"Error: {exc}") from None
     sys.stdout.write(files["markdown"].read_text())
     failed = sum(r["failed"] for r in rows)
     if failed:

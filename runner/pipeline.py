@@ -2,8 +2,8 @@
 (fit train, transform all) -> resampler (train).
 
 Mirrors imbalanced-learn's Pipeline: ``fit_resample`` is the fit path and the only place rows
-are removed or synthesised; ``transform`` is what validation and test go through, and it only
-applies the fitted scaler and reducer. Nothing here ever sees a validation or test label.
+are removed or synthesised; ``transform`` is what validation and test go through: the outlier
+step when it clips or flags (a transformer), the fitted scaler and reducer. Nothing here ever sees a validation or test label.
 The scaler and the reducer see the first ``n_numeric`` columns only: one-hot columns stay 0/1
 behind them (so SMOTE-NC can still read categories back; their indices move by the width the
 reducer removed).
@@ -16,15 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from components.base import FittedTransform, TrainOnlyResampler
+from components.base import FittedTransform, TrainOnlySampler
 from runner.cache import ResampleCache
 
 
 @dataclass
 class Preprocessor:
-    outlier: TrainOnlyResampler
+    outlier: TrainOnlySampler | FittedTransform
     scaler: FittedTransform
-    resampler: TrainOnlyResampler
+    resampler: TrainOnlySampler
     n_numeric: int | None = None  # None: every column is numeric
     reducer: FittedTransform | None = None  # None: no reduction
 
@@ -48,7 +48,10 @@ class Preprocessor:
         """
         report: dict[str, float] = {}
         t0 = time.perf_counter()
-        X, y = self.outlier.fit_resample(X, y)
+        if hasattr(self.outlier, "fit_resample"):  # drop: a sampler; clip / flag: transformers
+            X, y = self.outlier.fit_resample(X, y)
+        else:
+            X = self.outlier.fit_transform(X, y)
         report.update(self.outlier.report())
         n = X.shape[1] if self.n_numeric is None else self.n_numeric
         self.scaler.fit(X[:, :n], y)
@@ -85,7 +88,7 @@ class Preprocessor:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Validation/test path: outlier clip/flag, the fitted scaler and reducer; no row is dropped or added."""
-        return self._scale(self.outlier.transform(X))
+        return self._scale(self.outlier.transform(X) if hasattr(self.outlier, "transform") else X)
 
     def tags(self) -> dict[str, str]:
         return {**self.outlier.tags(), **getattr(self, "_resampler_tags", {})}

@@ -8,7 +8,6 @@ unreadable, and a preview is for the eye.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
@@ -16,6 +15,7 @@ from omegaconf import DictConfig
 
 from components.errors import ConfigError
 from runner.configs import CONFIG_DIR
+from runner.clean_exit import user_errors
 
 
 def preview(cfg: DictConfig, path: Path, samples: int = 8, copies: int = 4) -> Path:
@@ -49,11 +49,8 @@ def _main(cfg: DictConfig) -> None:
 
     datasets.disable_progress_bars()
     path = Path(HydraConfig.get().runtime.output_dir) / "augment_preview.png"
-    try:
+    with user_errors():
         written = preview(cfg, path)
-    except ConfigError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        sys.exit(1)
     print(f"Preview: {written}")
 
 

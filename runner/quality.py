@@ -2,7 +2,6 @@
 dataset (same configs and overrides as a job), printed and written as HTML + JSON, no training."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
@@ -10,6 +9,7 @@ from omegaconf import DictConfig
 
 from components.errors import ConfigError
 from runner.configs import CONFIG_DIR
+from runner.clean_exit import user_errors
 
 
 def summary(quality: dict, drift: dict) -> str:
@@ -51,11 +51,8 @@ def _main(cfg: DictConfig) -> None:
 
     datasets.disable_progress_bars()
     folder = Path(HydraConfig.get().runtime.output_dir) / "report"
-    try:
+    with user_errors():
         quality, drift, html = eda(cfg, folder)
-    except ConfigError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        sys.exit(1)
     print(summary(quality, drift))
     print(f"Report: {html}\n        {html.with_suffix('.json')}")
 

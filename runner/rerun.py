@@ -12,9 +12,9 @@ import sys
 
 import yaml
 
-from components.errors import ConfigError
 from runner.compare import default_uri, open_store
 from runner.redaction import install_stream_redaction
+from runner.clean_exit import user_errors
 
 
 def quote_override(key: str, value: str) -> str:
@@ -53,10 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tracking-uri", default=None, help="default: $MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db")
     args = parser.parse_args(argv)
     install_stream_redaction()
-    try:
+    with user_errors():
         new_id, compared = rerun(args.run_id, args.tracking_uri)
-    except ConfigError as exc:
-        raise SystemExit(f"Error: {exc}") from None
     differing = {k: v for k, v in compared.items() if v[0] != v[1]}
     for key in ("test/macro_f1", "test/roc_auc", "val/macro_f1"):
         if key in compared:

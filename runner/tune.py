@@ -24,6 +24,7 @@ from typing import Any
 from components.errors import ConfigError
 from runner import signals
 from runner.redaction import install_stream_redaction
+from runner.clean_exit import user_errors
 
 
 @dataclass
@@ -152,13 +153,11 @@ def main(argv: list[str] | None = None) -> None:
     install_stream_redaction()
     signals.install()
     try:
-        params = [parse_param(p) for p in args.param]
-        if not params:
-            raise ConfigError("--param: give at least one search-space entry, e.g. --param trainer.lr=float:1e-4:1e-1:log.")
-        study = tune(params, overrides, args.trials, args.study, args.storage, args.objective, args.direction, args.seed)
-    except ConfigError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        with user_errors():
+            params = [parse_param(p) for p in args.param]
+            if not params:
+                raise ConfigError("--param: give at least one search-space entry, e.g. --param trainer.lr=float:1e-4:1e-1:log.")
+            study = tune(params, overrides, args.trials, args.study, args.storage, args.objective, args.direction, args.seed)
     except KeyboardInterrupt as exc:  # the trial's run and the parent are already KILLED
         print(f"Interrupted by {signals.signal_name(exc)}; the study's parent run is KILLED.", file=sys.stderr)
         sys.exit(signals.exit_code(exc))

@@ -17,7 +17,7 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)  # tests name their stores; a develo
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
-FAST = ["progress=false", "trainer.epochs=2", "trainer.batch_size=512", "quality.plots=false", "quality.label_issues=false"]
+FAST = ["debug=fast"]  # conf/debug/fast.yaml: 2 epochs, big batches, no progress bar, no plots, no label-issue search
 
 
 @pytest.fixture(scope="session", autouse=True)

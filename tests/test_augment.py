@@ -105,6 +105,7 @@ def test_image_policy_on_a_table_is_a_clear_error() -> None:
         get_registry("augment").build({"name": "randaugment"}, "augment", image_shape=None, value_range=None)
 
 
+@pytest.mark.slow
 def test_only_training_batches_are_augmented() -> None:
     calls: list[int] = []
 
@@ -121,6 +122,7 @@ def test_only_training_batches_are_augmented() -> None:
     assert sum(calls) == 3 * 300 and max(calls) == 64  # every training row, in training batches only
 
 
+@pytest.mark.slow
 def test_mixup_trains_with_focal_loss() -> None:
     X = torch.randn(400, 4)
     y = (X[:, 0] > 0).long()
@@ -131,6 +133,7 @@ def test_mixup_trains_with_focal_loss() -> None:
     assert np.isfinite(history.epochs[-1]["train/loss"]) and max(row["val/macro_f1"] for row in history.epochs) > 0.8
 
 
+@pytest.mark.slow
 def test_preview_command_writes_a_grid(tmp_path) -> None:
     import subprocess
     import sys

@@ -10,6 +10,8 @@ from mlflow import MlflowClient
 
 from tests.conftest import ROOT, cli
 
+pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes
+
 TINY = ["progress=false", "trainer.epochs=1", "dataset.n_samples=2000", "dataset.ratio=9", "quality.plots=false"]
 
 

@@ -25,6 +25,7 @@ def _job(outputs: Path, experiment: str, *overrides: str):
     return run_job(compose(everything), JobContext(overrides=everything))
 
 
+@pytest.mark.slow
 def test_compare_quotes_its_target_and_lists_metrics_for_an_unknown_one(outputs: Path) -> None:
     _job(outputs, "t_cmd", "seed=0")
     uri = f"sqlite:///{outputs}/mlflow.db"
@@ -35,6 +36,7 @@ def test_compare_quotes_its_target_and_lists_metrics_for_an_unknown_one(outputs:
         compare("t_cmd", metric="test/macro_f2", uri=uri)
 
 
+@pytest.mark.slow
 def test_compare_and_rerun_never_create_a_store(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "mlflow.db"
     with pytest.raises(SystemExit, match=r"Error: --tracking-uri sqlite:///.*nowhere/mlflow.db: no MLflow store there"):
@@ -44,6 +46,7 @@ def test_compare_and_rerun_never_create_a_store(tmp_path: Path) -> None:
     assert not missing.exists() and not missing.parent.exists()
 
 
+@pytest.mark.slow
 def test_rerun_of_an_experiment_with_a_comma_and_a_quote(outputs: Path) -> None:
     original = _job(outputs, "t,it's", "seed=1")
     new_id, compared = rerun(original.run_id, f"sqlite:///{outputs}/mlflow.db")
@@ -52,6 +55,7 @@ def test_rerun_of_an_experiment_with_a_comma_and_a_quote(outputs: Path) -> None:
     assert compared and all(a == b for a, b in compared.values())
 
 
+@pytest.mark.slow
 def test_unknown_run_id_is_one_line(outputs: Path) -> None:
     _job(outputs, "t_cmd", "seed=0")
     res = subprocess.run([sys.executable, "-m", "runner.rerun", "nope", "--tracking-uri", f"sqlite:///{outputs}/mlflow.db"],
@@ -59,6 +63,7 @@ def test_unknown_run_id_is_one_line(outputs: Path) -> None:
     assert res.returncode == 1 and "Error: run_id: no run 'nope'" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_mlflow_tracking_uri_is_honoured_by_the_runner_and_compare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = tmp_path / "elsewhere.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
@@ -69,12 +74,14 @@ def test_mlflow_tracking_uri_is_honoured_by_the_runner_and_compare(tmp_path: Pat
     assert rows[0]["n"] == 1
 
 
+@pytest.mark.slow
 def test_a_config_typo_leaves_no_run(outputs: Path) -> None:
     res = cli(*FAST, *TINY, f"paths.outputs={outputs}", "experiment_name=t_typo", "loss=focal", "loss.gamma=-1")
     assert res.returncode == 1 and "Traceback" not in res.stderr and res.stderr.strip().count("\n") == 0
     assert MlflowClient(f"sqlite:///{outputs}/mlflow.db").get_experiment_by_name("t_typo") is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["/abs/path", "../../x", "..", "a/b", " pad", "~home"])
 def test_experiment_name_must_stay_under_the_artifact_root(name: str, outputs: Path) -> None:
     from components.errors import ConfigError

@@ -68,7 +68,7 @@ def test_resamplers_return_rows_labels_and_report(name: str) -> None:
     assert Xr.shape[1] == Xm.shape[1] and len(Xr) == len(yr) and Xr.dtype == Xm.dtype and np.isfinite(Xr).all()
     assert set(np.unique(yr)) <= {0, 1, 2}
     report = step.report()
-    assert report["resample/synthetic_rows"] == (max(0, len(yr) - len(y)) if getattr(step, "kind", "over") == "over" else 0)
+    assert report["resample/synthetic_rows"] == (max(0, len(yr) - len(y)) if getattr(step, "sampling_kind", "over") == "over" else 0)
     if groups:  # categories survive as valid one-hot rows
         for g in groups:
             assert set(Xr[:, g].sum(1)) <= {0.0, 1.0} and set(np.unique(Xr[:, g])) <= {0.0, 1.0}

@@ -72,6 +72,6 @@ def test_shrunk_mahalanobis_flags_planted_outliers_on_a_wide_table() -> None:
     X[:3] += 40 * np.random.default_rng(3).standard_normal((3, 300))  # three gross outliers
     step = get_registry("outlier").build({"name": "mahalanobis", "action": "flag"}, "outlier", class_names=["a"], seed=0)
     with pytest.warns(UserWarning, match="using the Ledoit-Wolf shrinkage estimate"):
-        out, _ = step.fit_resample(X, np.zeros(60, dtype=np.int64))
+        out = step.fit_transform(X, np.zeros(60, dtype=np.int64))
     flagged = np.flatnonzero(out[:, -1])
     assert set(flagged) >= {0, 1, 2} and len(flagged) <= 6

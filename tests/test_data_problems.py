@@ -52,6 +52,7 @@ def test_a_few_bad_cells_in_a_numeric_column_warn_with_examples(tmp_path: Path, 
     assert data.info["data/suspect_text_columns"] == 1.0
 
 
+@pytest.mark.slow
 def test_the_cli_prints_the_cause_not_a_traceback(tmp_path: Path) -> None:
     path = _write(tmp_path, "r.csv", [*ROWS[:10], "1,2,3,4", *ROWS[10:]])
     res = cli("dataset=hf", "dataset.path=csv", f"dataset.data_files={path}", "tracking=none", f"paths.outputs={tmp_path}")

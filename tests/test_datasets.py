@@ -88,7 +88,15 @@ def test_local_files_through_load_dataset(tmp_path: Path, fmt: str) -> None:
     data = prepare(cfg, {"test_size": 0.25, "val_size": 0.2}, seed=0)
     # 2 numeric + 3 one-hot city columns; the missing income is imputed with the train median
     assert data.feature_names[:2] == ["age", "income"] and len(data.feature_names) == 5
-    assert data.info["data/missing_cells_train"] in (0.0, 1.0)
+    train_rows = data.raw_train.to_pandas()
+    assert data.info["data/missing_cells_train"] == float(train_rows[["age", "income"]].isna().to_numpy().sum())  # numeric cells
+    median = float(np.nanmedian(train_rows["income"].astype(float)))
+    if train_rows["income"].isna().any():  # the one missing income fell in train: it is imputed with the train median
+        row = int(np.flatnonzero(train_rows["income"].isna().to_numpy())[0])
+        assert data.train.X[row, 1] == pytest.approx(median, rel=1e-6)
+    else:  # it fell in validation or test: imputed with the train median there too
+        held = [s.X for s in (data.validation, data.test)]
+        assert any(np.isclose(X[:, 1], median, rtol=1e-6).any() for X in held)
     for split in (data.train, data.validation, data.test):
         assert split.X.dtype == np.float32 and np.isfinite(split.X).all()
     assert data.train.X.shape[0] + data.validation.X.shape[0] + data.test.X.shape[0] == 120

@@ -12,10 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from mlflow import MlflowClient
 
 from runner.tracking import MlflowTracker
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes
 
 TINY = ["progress=false", "dataset=breast_cancer", "quality=none", "trainer.epochs=2"]
 

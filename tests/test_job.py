@@ -11,6 +11,8 @@ from components.errors import ConfigError
 from runner.job import JobContext, run_job
 from tests.conftest import FAST, compose
 
+pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes
+
 
 def client_for(outputs: Path) -> MlflowClient:
     return MlflowClient(f"sqlite:///{outputs}/mlflow.db")

@@ -52,15 +52,17 @@ def test_iterative_grubbs_matches_the_textbook_loop(seed: int) -> None:
 
 
 def test_iqr_fence_is_2_698_sigma_claim_2() -> None:
-    q3 = stats.norm.ppf(0.75)
-    assert q3 + 1.5 * (2 * q3) == pytest.approx(2.698, abs=5e-4)
-    assert 2 * stats.norm.sf(q3 + 3 * q3) == pytest.approx(0.007, abs=5e-4)
+    """The iqr step's fences are scipy's Q1 - 1.5 IQR / Q3 + 1.5 IQR, and flag ~0.7% of N(0, 1) rows."""
     x = np.random.default_rng(0).normal(0, 1, (400_000, 1))
     step = build({"name": "iqr", "action": "flag"})
-    Xf, _ = step.fit_resample(x, np.zeros(len(x), int))
-    low, high = step.rules_[-1].bounds
+    Xf = step.fit_transform(x, np.zeros(len(x), int))
+    low, high = step.rules_[-1].bounds_
+    q1, q3 = stats.scoreatpercentile(x[:, 0], [25, 75])
+    assert (low[0], high[0]) == (pytest.approx(q1 - 1.5 * stats.iqr(x[:, 0])), pytest.approx(q3 + 1.5 * stats.iqr(x[:, 0])))
     assert (low[0], high[0]) == (pytest.approx(-2.698, abs=0.02), pytest.approx(2.698, abs=0.02))
-    assert Xf[:, -1].mean() == pytest.approx(0.007, abs=0.001)
+    expected = 2 * stats.norm.sf(4 * stats.norm.ppf(0.75))  # P(|z| > Q3 + 1.5 IQR) = 0.00698 for a normal
+    assert Xf[:, -1].mean() == pytest.approx(expected, abs=0.0005)
+    assert Xf[:, -1].tolist() == ((x[:, 0] < low[0]) | (x[:, 0] > high[0])).astype(float).tolist()
 
 
 def test_mahalanobis_distance_and_chi2_cutoff_against_scipy() -> None:
@@ -82,8 +84,8 @@ def test_180cm_50kg_is_a_mahalanobis_outlier_not_a_zscore_one() -> None:
     person = np.array([[180.0, 50.0]])
     y = np.zeros(len(X), int)
     z, m = build({"name": "zscore", "action": "flag"}), build({"name": "mahalanobis", "action": "flag"})
-    z.fit_resample(X, y)
-    m.fit_resample(X, y)
+    z.fit(X, y)
+    m.fit(X, y)
     assert z.transform(person)[0, -1] == 0.0
     assert m.transform(person)[0, -1] == 1.0
 
@@ -109,10 +111,11 @@ def test_clip_and_flag_actions_on_every_split() -> None:
     X = np.r_[rng.normal(0, 1, (500, 2)), [[50.0, 0.0]]]
     y = np.zeros(len(X), int)
     clip = build({"name": "zscore", "action": "clip"})
-    Xc, yc = clip.fit_resample(X, y)
+    Xc = clip.fit_transform(X, y)
     assert len(Xc) == len(X) and Xc[:, 0].max() < 50 and np.array_equal(clip.transform(np.array([[50.0, 0.0]]))[0], Xc[-1])
     flag = build({"name": "zscore", "action": "flag"})
-    Xf, _ = flag.fit_resample(X, y)
+    Xf = flag.fit_transform(X, y)
+    assert not hasattr(clip, "fit_resample") and not hasattr(flag, "fit_resample") and not hasattr(build({"name": "zscore"}), "transform")
     assert Xf.shape[1] == 3 and Xf[-1, -1] == 1.0 and flag.transform(np.zeros((2, 2))).tolist() == [[0, 0, 0], [0, 0, 0]]
     with pytest.raises(ConfigError, match=r"outlier.action: 'clip' needs per-feature bounds; mahalanobis is multivariate"):
         get_registry("outlier").validate({"name": "mahalanobis", "action": "clip"}, "outlier")
@@ -124,6 +127,6 @@ def test_every_detector_finds_injected_outliers(name: str) -> None:
     X = np.r_[rng.normal(0, 1, (400, 3)), rng.normal(0, 1, (8, 3)) + 12]
     y = np.zeros(len(X), int)
     step = build({"name": name, "action": "flag"})
-    Xf, _ = step.fit_resample(X, y)
+    Xf = step.fit_transform(X, y)
     assert Xf[-8:, -1].all(), name
     assert Xf[:-8, -1].mean() < 0.15

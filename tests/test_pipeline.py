@@ -54,23 +54,27 @@ def two_sources(tmp_path: Path) -> tuple[dict, dict]:
 
 
 STEPS = (
-    [("scaler", n) for n in get_registry("scaler").names()]
-    + [("resampler", n) for n in get_registry("resampler").names() if n not in ("none", "smoten")]
-    + [("outlier", n) for n in get_registry("outlier").names() if n != "none"]
+    [("scaler", n, {}) for n in get_registry("scaler").names()]
+    + [("resampler", n, {}) for n in get_registry("resampler").names() if n not in ("none", "smoten")]
+    + [("outlier", n, {"action": a}) for n in get_registry("outlier").names() if n != "none" for a in ("drop", "flag")]
+    + [("outlier", n, {"action": "clip"}) for n in ("zscore", "iqr", "grubbs")]
 )
 
 
-@pytest.mark.parametrize("kind, name", STEPS, ids=[f"{k}={n}" for k, n in STEPS])
-def test_changing_test_features_changes_no_fitted_state(two_sources, kind: str, name: str) -> None:
+@pytest.mark.parametrize("kind, name, params", STEPS, ids=[f"{k}={n}{''.join(f',{v}' for v in p.values())}" for k, n, p in STEPS])
+def test_changing_test_features_changes_no_fitted_state(two_sources, kind: str, name: str, params: dict) -> None:
+    """Per step: its fitted state, the training rows and the validation rows are the same whatever the
+    test split holds; transforming the test rows changes no fitted state; and each test row's output
+    depends on that row alone (no statistic of the evaluation batch leaks into it)."""
     states = []
     for cfg in two_sources:
         data = prepare(cfg, {"val_size": 0.2}, seed=0)
-        chosen = {"scaler": "standard", "resampler": "none", "outlier": "none", kind: name}
+        chosen = {"scaler": {"name": "standard"}, "resampler": {"name": "none"}, "outlier": {"name": "none"}, kind: {"name": name, **params}}
         pre = Preprocessor(
-            outlier=get_registry("outlier").build({"name": chosen["outlier"]}, "outlier", class_names=data.class_names, seed=0),
-            scaler=get_registry("scaler").build({"name": chosen["scaler"]}, "scaler"),
+            outlier=get_registry("outlier").build(chosen["outlier"], "outlier", class_names=data.class_names, seed=0),
+            scaler=get_registry("scaler").build(chosen["scaler"], "scaler"),
             resampler=get_registry("resampler").build(
-                {"name": chosen["resampler"]},
+                chosen["resampler"],
                 "resampler",
                 class_names=data.class_names,
                 categorical_groups=data.encoder.categorical_groups_,
@@ -80,11 +84,16 @@ def test_changing_test_features_changes_no_fitted_state(two_sources, kind: str, 
             n_numeric=data.encoder.n_numeric_,
         )
         X, y, _ = pre.fit_resample(data.train.X, data.train.y)
-        states.append((data.encoder.fitted_state(), pre.fitted_state(), X, y, data.validation.X, pre.transform(data.test.X)))
+        fitted = pickle.dumps(pre.fitted_state())  # bytes: a deep copy of compiled trees would not compare equal
+        test_out = pre.transform(data.test.X)
+        assert pickle.dumps(pre.fitted_state()) == fitted, "transforming the test rows changed the fitted state"
+        one_by_one = np.concatenate([pre.transform(data.test.X[i : i + 1]) for i in range(16)])  # 16 rows: forests are slow per call
+        np.testing.assert_allclose(one_by_one, test_out[:16], rtol=1e-5, atol=1e-6, err_msg="a test row's output depends on other test rows")
+        states.append((data.encoder.fitted_state(), pre.fitted_state(), X, y, data.validation.X, pre.transform(data.validation.X), test_out))
     assert same(states[0][0], states[1][0]), "encoder state depends on the test split"
     assert same(states[0][1], states[1][1]), "preprocessing state depends on the test split"
-    assert same(states[0][2:5], states[1][2:5]), "training/validation rows depend on the test split"
-    assert not np.array_equal(states[0][5], states[1][5])  # the test rows themselves did change
+    assert same(states[0][2:6], states[1][2:6]), "training/validation rows depend on the test split"
+    assert not np.array_equal(states[0][6], states[1][6])  # the test rows themselves did change
 
 
 class Recorder(Run):
@@ -95,6 +104,7 @@ class Recorder(Run):
         self.metrics.update(metrics)
 
 
+@pytest.mark.slow
 def test_whole_job_val_metrics_ignore_the_test_split(two_sources) -> None:
     """Training, early stopping and validation never read the test split: val metrics are identical."""
     from runner.configs import to_plain

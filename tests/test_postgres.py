@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import FAST, cli, compose
 
+pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes
+
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
 

@@ -34,6 +34,7 @@ def test_malformed_uri_is_a_config_error_before_any_run(uri: str, expected: str 
         run_job(compose([*TINY, f"tracking.uri={uri}", f"paths.outputs={tmp_path}"]), JobContext())
 
 
+@pytest.mark.slow
 def test_unwritable_store_and_unreachable_server_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(TrackingError, match=r"tracking.uri=sqlite:////proc/nope/mlflow.db: opening the store failed: .*check that its folder exists"):
         MlflowTracker(uri="sqlite:////proc/nope/mlflow.db").client
@@ -73,6 +74,7 @@ def _fill(folder: Path) -> None:
             pass
 
 
+@pytest.mark.slow
 def test_read_only_and_full_outputs_are_one_line(tmpfs, tmp_path: Path) -> None:
     ro = tmpfs("1m", "ro")
     res = cli(*TINY, f"paths.outputs={ro}/out")
@@ -84,6 +86,7 @@ def test_read_only_and_full_outputs_are_one_line(tmpfs, tmp_path: Path) -> None:
     assert res.returncode == 1 and "Traceback" not in res.stderr and "(the disk is full)" in res.stderr
 
 
+@pytest.mark.slow
 def test_full_store_disk_and_full_artifact_disk(tmpfs, tmp_path: Path) -> None:
     """The store's disk fills up after it was created: no run, one line. The artifact disk is
     full: the run ends FAILED (the store still works), one line."""

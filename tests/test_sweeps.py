@@ -26,6 +26,7 @@ def job(outputs: Path, experiment: str, *overrides: str, raises: bool = False):
     return run_job(cfg, JobContext(overrides=everything))
 
 
+@pytest.mark.slow
 def test_compare_groups_arms_with_ci_paired_tests_and_failures(outputs: Path, tmp_path: Path) -> None:
     values: dict[str, dict[int, float]] = {"ce": {}, "focal": {}}
     for loss in values:
@@ -44,21 +45,41 @@ def test_compare_groups_arms_with_ci_paired_tests_and_failures(outputs: Path, tm
         low, high = (v.min(), v.max()) if np.allclose(v, v[0]) else (boot.low, boot.high)
         assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
         assert v.min() <= row["ci_low"] <= row["ci_high"] <= v.max()  # a bootstrap percentile interval stays in range
-    a, b = np.array(list(values["focal"].values())), np.array(list(values["ce"].values()))
-    if not np.allclose(a - b, (a - b)[0]):
-        assert by_arm["focal"]["ttest_p"] == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    a, b = np.array([values["focal"][s] for s in range(3)]), np.array([values["ce"][s] for s in range(3)])
+    constant = np.allclose(a - b, (a - b)[0])  # then t is undefined: compare reports NaN
+    expected = float("nan") if constant else stats.ttest_rel(a, b).pvalue
+    assert by_arm["focal"]["ttest_p"] == pytest.approx(expected, nan_ok=True)
     best = max(by_arm.values(), key=lambda r: r["mean"])
     assert best["best"] == "*"
     assert files["markdown"].read_text().count("\n| ") >= 3 and files["csv"].exists()
     assert files["chart"].read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.parametrize("shift", [False, True])
+def test_paired_tests_match_scipy_on_fixed_values(shift: bool) -> None:
+    """The paired t-test and Wilcoxon p-values, unconditionally (the run metrics above may tie)."""
+    from runner.compare import Arm, paired
+
+    x = {"0": 0.71, "1": 0.64, "2": 0.80, "3": 0.77, "4": 0.69}
+    y = {k: v - 0.05 for k, v in x.items()} if shift else {"0": 0.60, "1": 0.66, "2": 0.70, "3": 0.61, "4": 0.62}
+    got = paired(Arm(("a",), x), Arm(("b",), y))
+    xs, ys = np.array(list(x.values())), np.array(list(y.values()))
+    assert got["pairs"] == 5.0
+    if shift:  # a constant difference: t is undefined, compare says NaN rather than a p-value of 0
+        assert np.isnan(got["ttest_p"]) and got["wilcoxon_p"] == pytest.approx(stats.wilcoxon(xs, ys).pvalue)
+    else:
+        assert got["ttest_p"] == pytest.approx(stats.ttest_rel(xs, ys).pvalue)
+        assert got["wilcoxon_p"] == pytest.approx(stats.wilcoxon(xs, ys).pvalue)
+
+
+@pytest.mark.slow
 def test_compare_unknown_target_lists_experiments(outputs: Path) -> None:
     job(outputs, "t_compare_known", "seed=0")
     with pytest.raises(SystemExit, match=r"Error: no runs for 'nope': not an experiment name nor a sweep id. Experiments: .*t_compare_known"):
         compare("nope", uri=f"sqlite:///{outputs}/mlflow.db")
 
 
+@pytest.mark.slow
 def test_resume_skips_finished_and_reruns_failed(outputs: Path) -> None:
     client = MlflowClient(f"sqlite:///{outputs}/mlflow.db")
     first = job(outputs, "t_resume", "seed=4", "resume=true")
@@ -78,6 +99,7 @@ def test_resume_skips_finished_and_reruns_failed(outputs: Path) -> None:
     assert tracker.finished_run(client.get_run(first.run_id).data.tags["config_hash"]).info.run_id == first.run_id
 
 
+@pytest.mark.slow
 def test_rerun_reproduces_metrics_exactly(outputs: Path) -> None:
     original = job(outputs, "t_rerun", "scaler=robust", "loss=focal", "seed=2")
     new_id, compared = rerun(original.run_id, f"sqlite:///{outputs}/mlflow.db")
@@ -98,6 +120,7 @@ def test_tune_param_grammar_errors_name_the_spec(spec: str) -> None:
         parse_param(spec)
 
 
+@pytest.mark.slow
 def test_tune_trials_are_mlflow_children_and_processes_share_the_study(outputs: Path, tmp_path: Path, capsys) -> None:
     import optuna
 

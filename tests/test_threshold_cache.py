@@ -24,6 +24,7 @@ def test_binary_threshold_is_the_brute_force_optimum(seed: int) -> None:
     assert f1_score(y, (p1 >= t).astype(int), average="macro", zero_division=0) == pytest.approx(brute, abs=1e-12)
 
 
+@pytest.mark.slow
 def test_class_bias_never_worse_than_argmax_on_validation() -> None:
     rng = np.random.default_rng(0)
     y = rng.choice(3, 600, p=[0.8, 0.15, 0.05])
@@ -35,6 +36,7 @@ def test_class_bias_never_worse_than_argmax_on_validation() -> None:
     assert after >= before and after > before + 0.01 and bias.shape == (3,)
 
 
+@pytest.mark.slow
 def test_tuned_and_untuned_test_metrics_are_both_logged(outputs: Path) -> None:
     cfg = compose([*FAST, f"paths.outputs={outputs}", "experiment_name=t_tuned", "decision.tune_threshold=true", "trainer.epochs=3"])
     result = run_job(cfg, JobContext())
@@ -44,6 +46,7 @@ def test_tuned_and_untuned_test_metrics_are_both_logged(outputs: Path) -> None:
     assert m["val_tuned/macro_f1"] >= m["val/macro_f1"]
 
 
+@pytest.mark.slow
 def test_resampling_is_cached_across_a_loss_sweep(tmp_path: Path) -> None:
     common = [*FAST, "tracking=none", f"paths.outputs={tmp_path}", "resampler=smote", "trainer.epochs=1"]
     first = run_job(compose([*common, "loss=ce"]), JobContext()).metrics
@@ -58,6 +61,7 @@ def test_resampling_is_cached_across_a_loss_sweep(tmp_path: Path) -> None:
     assert same == {k: v for k, v in off.items() if not k.startswith(("time/", "resample/cache"))}
 
 
+@pytest.mark.slow
 def test_corrupt_or_planted_cache_entries_are_recomputed_with_a_warning(tmp_path: Path, caplog) -> None:
     """A truncated entry, a well-formed entry with planted arrays, and one copied from another
     key: each is rejected (warning), recomputed, and the job's metrics equal the clean run's."""

@@ -37,6 +37,7 @@ def _tracker(tmp_path: Path, experiment: str = "keys") -> MlflowTracker:
     return MlflowTracker(uri=f"sqlite:///{tmp_path}/mlflow.db", experiment=experiment)
 
 
+@pytest.mark.slow
 def test_hostile_keys_all_read_back_from_a_real_store(tmp_path: Path) -> None:
     tracker = _tracker(tmp_path)
     run = tracker.start_run("hostile", {})
@@ -56,6 +57,7 @@ def test_hostile_keys_all_read_back_from_a_real_store(tmp_path: Path) -> None:
     assert key_map["rejected"] == {}
 
 
+@pytest.mark.slow
 def test_a_key_the_store_rejects_costs_only_itself(tmp_path: Path) -> None:
     run = _tracker(tmp_path).start_run("reject", {})
     ok = [Metric(f"ok/{i}", float(i), 0, 0) for i in range(5)]
@@ -76,6 +78,7 @@ def _hostile_csv(path: Path) -> None:
             writer.writerow([k + (i % 7) * 0.1, k * 2 - (i % 5) * 0.2, (i * 37) % 11, classes[k]])
 
 
+@pytest.mark.slow
 def test_job_with_hostile_class_and_column_names_keeps_every_metric(outputs: Path, tmp_path: Path) -> None:
     data = tmp_path / "hostile.csv"
     _hostile_csv(data)
@@ -94,6 +97,7 @@ def test_job_with_hostile_class_and_column_names_keeps_every_metric(outputs: Pat
     assert any(raw.startswith("data/train_count/a//b") for raw in key_map["renamed"]) and key_map["rejected"] == {}
 
 
+@pytest.mark.slow
 def test_a_running_run_is_dead_only_when_its_process_is_gone_or_its_pid_reused(tmp_path: Path) -> None:
     import os
     import socket
@@ -116,6 +120,7 @@ def test_a_running_run_is_dead_only_when_its_process_is_gone_or_its_pid_reused(t
     assert is_dead(client.get_run(run.run_id)) is False  # not RUNNING
 
 
+@pytest.mark.slow
 def test_metrics_reach_the_store_within_the_flush_interval(tmp_path: Path) -> None:
     """flush_interval_s bounds how long a per-epoch value stays in memory: 0 -> written at once;
     a long interval buffers (batching) until the size limit or finish."""

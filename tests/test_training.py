@@ -57,6 +57,7 @@ def test_logistic_is_scikit_learns_logistic_regression(loader) -> None:  # noqa:
         np.testing.assert_allclose(b, ref.intercept_, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_breast_cancer_job_matches_scikit_learn_on_the_same_rows() -> None:
     """The fast pin of benchmarks/bench_parity.py: a whole job, ROC-AUC within 0.005, log loss within 5%."""
     from benchmarks.bench_parity import ours, theirs
@@ -106,6 +107,7 @@ def test_monitor_names_are_checked() -> None:
         get_registry("trainer").validate({"name": "default", "monitor": "test/roc_auc"}, "trainer")
 
 
+@pytest.mark.slow
 def test_flat_argmax_metric_no_longer_keeps_an_inverted_model() -> None:
     """The failure of issue 9, built on purpose: a 29:1 class, weights that start inverted, slow SGD.
 
@@ -137,6 +139,7 @@ def test_flat_argmax_metric_no_longer_keeps_an_inverted_model() -> None:
         assert kept_new >= best_new - 0.01 and kept_new > 0.9, monitor
 
 
+@pytest.mark.slow
 def test_budget_exhausted_while_improving_is_reported(tmp_path, caplog) -> None:
     caplog.set_level(logging.WARNING, logger="runner")
     cfg = compose([*FAST, "dataset=breast_cancer", "model=mlp", "trainer.epochs=2", "tracking=none", f"paths.outputs={tmp_path}"])
@@ -171,6 +174,7 @@ def test_optimizer_auto_is_lbfgs_only_for_a_convex_model_on_fixed_rows() -> None
     assert resolve_optimizer(TrainerSettings(optimizer="sgd"), lin, None) == "sgd"
 
 
+@pytest.mark.slow
 def test_kept_epoch_and_monitor_are_logged(outputs) -> None:
     from mlflow.tracking import MlflowClient
 
