@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from runner.data import PreparedData
 
 CONTEXTS = ("train", "validation", "test")
@@ -40,7 +42,10 @@ def split_inputs(data: PreparedData, dataset_cfg: Mapping[str, Any]) -> list[tup
     name = str(dataset_cfg.get("path") if dataset_cfg.get("name") == "hf" else dataset_cfg.get("name"))
     out = []
     for context, split in zip(CONTEXTS, (data.train, data.validation, data.test)):
-        ds = mlflow.data.from_numpy(split.X, targets=split.y, source=source, name=f"{name}/{context}")
+        X, y = split.X, split.y
+        if not isinstance(X, np.ndarray):  # streamed training split: digest the seeded sample it was fitted on
+            X, y = X.encode(X.sample_rows), y[X.sample_rows]
+        ds = mlflow.data.from_numpy(X, targets=y, source=source, name=f"{name}/{context}")
         out.append((ds, context))
     return out
 

@@ -155,7 +155,7 @@ class StreamedPreprocessor:
         X_sub = self.pre.transform(train.encode(rows))
         n_class = len(rows) - len(other)
         chunks = max(1, -(-n_new // chunk_rows))
-        saved = (res.sampling_strategy, res.params, res.seed)
+        saved = (res.sampling_strategy, res.k_neighbors, res.seed)
         done = 0
         try:
             if chunks > 1:  # one neighbour search, reused by every chunk
@@ -167,7 +167,7 @@ class StreamedPreprocessor:
                 else:  # torch's distance blocks (256 MiB by default) within a quarter of the budget
                     nn.set_params(block_bytes=max(2**24, train.budget // 4))
                 graph = nn.fit(X_class).kneighbors(X_class, return_distance=False)
-                res.params = {**res.params, "k_neighbors": FixedNeighbors(k + 1, graph)}
+                res.k_neighbors = FixedNeighbors(k + 1, graph)  # a dataclass field: params() reads it
             for i in range(chunks):
                 m = n_new * (i + 1) // chunks - n_new * i // chunks
                 res.sampling_strategy = {res.class_names[c]: n_class + m}
@@ -178,7 +178,7 @@ class StreamedPreprocessor:
                 out[done : done + m] = Xr[len(rows) :]
                 done += m
         finally:
-            res.sampling_strategy, res.params, res.seed = saved
+            res.sampling_strategy, res.k_neighbors, res.seed = saved
 
 
 class FixedNeighbors(BaseEstimator):
