@@ -17,7 +17,7 @@ import components
 from components.datasets import DATASETS
 from components.errors import ConfigError
 from runner.data import check_split, labels, split_loaded
-from runner.evaluation import classification_metrics
+from runner.evaluation import classification_metrics, positive_class
 from runner.inference import PROBA_PREFIX, raw_frame, to_dataset
 from runner.job import JobContext, run_job
 from tests.conftest import FAST, ROOT, compose
@@ -94,13 +94,14 @@ def test_loaded_model_reproduces_the_jobs_test_metrics(outputs: Path, csv_file: 
     assert list(preds.columns) == ["label", *(f"{PROBA_PREFIX}{n}" for n in names)] and len(preds) == len(y)
     proba = preds[[f"{PROBA_PREFIX}{n}" for n in names]].to_numpy()
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
-    recomputed = classification_metrics(y, proba, names)  # scikit-learn on the loaded model's output
+    pos = positive_class("minority", names, np.array([logged[f"data/train_count/{n}"] for n in names]))  # the job's default
+    recomputed = classification_metrics(y, proba, names, pos_label=pos)  # scikit-learn on the loaded model's output
     for key, value in recomputed.items():
         assert logged[f"test/{key}"] == pytest.approx(value, rel=1e-6, abs=1e-9), key
     y_pred = pd.Categorical(preds["label"], categories=names).codes
     assert (y_pred >= 0).all()
     if plain["decision"]["tune_threshold"]:  # the label column applies the tuned rule
-        tuned = classification_metrics(y, proba, names, y_pred)
+        tuned = classification_metrics(y, proba, names, y_pred, pos_label=pos)
         for key in ("macro_f1", "accuracy", "balanced_accuracy"):
             assert logged[f"test_tuned/{key}"] == pytest.approx(tuned[key], rel=1e-9), key
     else:
