@@ -33,8 +33,8 @@ from runner.training import convergence_warning, resolve_device, seed_everything
 log = logging.getLogger("runner")
 
 
-def _counts(y: np.ndarray, names: list[str], prefix: str) -> dict[str, float]:
-    return {f"{prefix}/{n}": float(c) for n, c in zip(names, np.bincount(y, minlength=len(names)))}
+def _counts(counts: np.ndarray, names: list[str], prefix: str) -> dict[str, float]:
+    return {f"{prefix}/{n}": float(c) for n, c in zip(names, counts)}
 
 
 def setup(state: JobState, logged: Logged) -> None:
@@ -50,7 +50,7 @@ def load(state: JobState, logged: Logged) -> None:
     state.before = np.bincount(data.train.y, minlength=data.num_classes)
     logged.set_tags({"dataset_fingerprint": data.fingerprint, "device": state.device, "data.path": data.path})
     log_dataset_inputs(logged, data, state.plain["dataset"])
-    logged.log_metrics({**data.info, **_counts(data.train.y, data.class_names, "data/train_count")})
+    logged.log_metrics({**data.info, **_counts(state.before, data.class_names, "data/train_count")})
 
 
 def data_report(state: JobState, logged: Logged) -> None:
@@ -101,7 +101,7 @@ def preprocess(state: JobState, logged: Logged) -> None:
     state.X_train, state.y_train, report = state.pre.fit_resample(data.train.X, data.train.y, cache)
     state.after = np.bincount(state.y_train, minlength=data.num_classes)
     state.preprocessing.update(report)
-    logged.log_metrics({**report, **_counts(state.y_train, data.class_names, "data/train_count_resampled")})
+    logged.log_metrics({**report, **_counts(state.after, data.class_names, "data/train_count_resampled")})
     logged.set_tags(state.pre.tags())
     state.X_val, state.X_test = state.pre.transform(data.validation.X), state.pre.transform(data.test.X)
 
