@@ -226,6 +226,7 @@ class OutlierStep(TrainOnlyResampler):
                     self.kept_by_guard_[cname] = int(self.flagged_per_class_[c])
         self.n_flagged_ = int(flagged.sum())
         self.n_rows_ = len(y)
+        self.sample_indices_ = np.flatnonzero(~flagged) if self.action == "drop" else np.arange(len(y))  # imblearn's name
         if self.action == "drop":
             return X[~flagged], y[~flagged]
         if self.action == "clip":

@@ -9,9 +9,13 @@ validation and test keep their true class distribution. Every method except ``de
 * a small-class guard: each class that k-neighbour synthesis draws from needs at least
   k + 1 rows; otherwise a clear error, or with ``on_small_class: adapt`` a lowered k, a
   warning, and a tag on the run;
-* categorical columns: SMOTE-NC / SMOTE-N on the original categories (one-hot groups are
-  collapsed to codes, resampled, and expanded again); ``smote`` switches to ``smotenc``
-  automatically when the data has categorical columns;
+* categorical columns, by index (``categorical_features``, imbalanced-learn's parameter): the
+  columns hold category codes (one-hot comes after resampling, runner/pipeline.py). ``smote``
+  runs imbalanced-learn's SMOTE-NC on mixed data and SMOTE-N on all-categorical data (tagged
+  ``resample.method``); ``smotenc`` / ``smoten`` insist on their kind of data; ``random_over``
+  (without shrinkage) and ``random_under`` only copy or drop whole rows, so codes survive. Every
+  other resampler would interpolate codes or measure distances on them: it refuses categorical
+  columns with a ConfigError naming them (``categorical_problem``);
 * the neighbour backend: scikit-learn's, or the torch one (components/neighbors.py) on CUDA.
 """
 from __future__ import annotations
@@ -31,7 +35,7 @@ from components.neighbors import neighbors
 from components.registry import Interval, get_registry
 
 RESAMPLERS = get_registry("resampler")
-RUNTIME = ("class_names", "categorical_groups", "seed", "device")
+RUNTIME = ("class_names", "categorical_features", "seed", "device")
 Strategy = Literal["auto", "minority", "majority", "not minority", "not majority", "all"] | float | dict[str, int]
 K = Annotated[int, Interval(1, None)]
 OnSmall = Literal["error", "adapt"]
@@ -41,6 +45,8 @@ Backend = Literal["auto", "sklearn", "torch"]
 @RESAMPLERS.register("none", runtime=RUNTIME)
 class NoResampling(TrainOnlyResampler):
     """Train on the split as it is."""
+
+    categorical = "rows"
 
     def __init__(self, **runtime: Any) -> None:
         pass
@@ -76,6 +82,10 @@ class ImblearnResampler(TrainOnlyResampler):
     neighbor_scope: dict[str, str] = {"k_neighbors": "class"}
     cost: Any = None  # (n, d) -> estimated flops, for samplers that grow super-linearly (SVM-SMOTE)
     cheaper: str = ""
+    # categorical columns: "rows" (whole rows copied or dropped), "smote" (SMOTE-NC / SMOTE-N) or None (refused)
+    categorical: Literal["rows", "smote"] | None = None
+    why_not_categorical = "interpolates every feature"
+    categorical_blockers: tuple[str, ...] = ()  # parameters that, when set, make a "rows" sampler blend features
 
     def __init__(
         self,
@@ -84,7 +94,7 @@ class ImblearnResampler(TrainOnlyResampler):
         on_small_class: OnSmall = "error",
         neighbors: Backend = "auto",
         class_names: Sequence[str] = (),
-        categorical_groups: Sequence[Sequence[int]] = (),
+        categorical_features: Sequence[int] = (),
         seed: int = 0,
         device: str = "cpu",
         **params: Any,
@@ -93,7 +103,7 @@ class ImblearnResampler(TrainOnlyResampler):
         self.on_small_class = on_small_class
         self.neighbors = neighbors
         self.class_names = list(class_names)
-        self.categorical_groups = [list(g) for g in categorical_groups]
+        self.categorical_features = [int(i) for i in categorical_features]
         self.seed = seed
         self.device = device
         self.params = params
@@ -144,11 +154,15 @@ class ImblearnResampler(TrainOnlyResampler):
 
     def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t0 = time.perf_counter()
+        problem = categorical_problem(self) if self.categorical_features else None
+        if problem:  # before any work, in every subclass (deepsmote has its own _resample)
+            raise ConfigError(f"resampler.name: {problem}; categorical columns at {self.categorical_features}: {CATEGORICAL_OK}.")
         strategy = strategy_by_id(self.sampling_strategy, self.class_names, "resampler")
         params = dict(self.params)
         if self.cost is not None:  # before any work: estimated seconds from n and d (components/cost.py)
             guard("resampler", self.name, X.shape[0], X.shape[1], self.cost(*X.shape), params.pop("max_cost_s", None), self.cheaper)
         params = self._guard(y, strategy, params)
+        self.switched_to_ = ""
         self.counts_before_ = np.bincount(y, minlength=len(self.class_names))
         Xr, yr = self._resample(X, y, params, strategy)
         self.counts_after_ = np.bincount(yr, minlength=len(self.class_names))
@@ -158,14 +172,29 @@ class ImblearnResampler(TrainOnlyResampler):
         return Xr.astype(X.dtype, copy=False), yr.astype(y.dtype, copy=False)
 
     def _resample(self, X: np.ndarray, y: np.ndarray, params: dict[str, Any], strategy: Any) -> tuple[np.ndarray, np.ndarray]:
-        if self.name == "smote" and self.categorical_groups:  # SMOTE on one-hot columns would blend categories
-            self.switched_to_ = "smotenc"
-            return categorical_resample(X, y, self.categorical_groups, params["k_neighbors"], strategy, self.seed, False, "smotenc")
+        if self.categorical_features and self.categorical == "smote":
+            return self._smote_categorical(X, y, params, strategy)
         sampler = self._sampler(self._neighbor_objects(params, y, strategy), strategy)
+        return self._run(sampler, X, y)
+
+    def _run(self, sampler: Any, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         try:
             return sampler.fit_resample(X, y)
         except ValueError as exc:
             raise ConfigError(f"resampler ({self.name}): {exc}") from exc
+
+    def _smote_categorical(self, X: np.ndarray, y: np.ndarray, params: dict[str, Any], strategy: Any) -> tuple[np.ndarray, np.ndarray]:
+        """imbalanced-learn's own choice: SMOTE-NC for mixed data, SMOTE-N when every column is categorical."""
+        from imblearn.over_sampling import SMOTEN, SMOTENC
+
+        k = params["k_neighbors"]  # an int: SMOTE-NC / SMOTE-N search a sparse one-hot space (scikit-learn's neighbours)
+        if len(self.categorical_features) == X.shape[1]:
+            self.switched_to_ = "smoten"
+            sampler = SMOTEN(sampling_strategy=strategy, random_state=self.seed, k_neighbors=k)
+        else:
+            self.switched_to_ = "smotenc"
+            sampler = SMOTENC(self.categorical_features, sampling_strategy=strategy, random_state=self.seed, k_neighbors=k)
+        return self._run(sampler, X, y)
 
     def _neighbor_objects(self, params: dict[str, Any], y: np.ndarray, strategy: Any) -> dict[str, Any]:
         """Neighbour ints -> the torch estimator where that backend is chosen (with k + 1: self included)."""
@@ -193,7 +222,7 @@ class ImblearnResampler(TrainOnlyResampler):
     def tags(self) -> dict[str, str]:
         adapted = getattr(self, "adapted_", {})
         out = {"resample.adapted": ", ".join(f"{k}={v}" for k, v in adapted.items())} if adapted else {}
-        if getattr(self, "switched_to_", None):
+        if getattr(self, "switched_to_", None) and self.switched_to_ != self.name:
             out["resample.method"] = self.switched_to_
         return out
 
@@ -216,11 +245,13 @@ def _make_class(name: str, base: type, doc: str, params: dict[str, tuple[Any, An
     hints = typing.get_type_hints(ImblearnResampler.__init__, include_extras=True)
     __init__.__annotations__ = {**hints, **{k: v[0] for k, v in params.items()}}
     cls = type(f"Resampler_{name}", (base,), {"__init__": __init__, "registered_name": name, "__doc__": doc, "__module__": __name__, **attrs})
+    globals()[cls.__name__] = cls  # importable by name: a fitted preprocessor pickles (served models)
     return RESAMPLERS.register(name, runtime=RUNTIME)(cls)
 
 
 def _register(
-    name: str, factory: Any, sampling_kind: str = "over", k_params: tuple[str, ...] = ("k_neighbors",), doc: str = "", cost: Any = None, cheaper: str = "", **params: Any
+    name: str, factory: Any, sampling_kind: str = "over", k_params: tuple[str, ...] = ("k_neighbors",), doc: str = "", cost: Any = None, cheaper: str = "",
+    categorical: dict[str, Any] | None = None, **params: Any,
 ) -> None:
     """Register an imbalanced-learn sampler: ``factory(params, strategy, seed)`` builds it."""
 
@@ -228,7 +259,7 @@ def _register(
         return factory(p, strategy, self.seed)
 
     scope = {p: ("all" if p == "m_neighbors" or name == "adasyn" else "class") for p in params if p in ("k_neighbors", "m_neighbors", "n_neighbors")}
-    _make_class(name, ImblearnResampler, doc, params, _sampler=_sampler, kind=sampling_kind, k_params=k_params, neighbor_scope=scope, cost=staticmethod(cost) if cost else None, cheaper=cheaper)
+    _make_class(name, ImblearnResampler, doc, params, _sampler=_sampler, kind=sampling_kind, k_params=k_params, neighbor_scope=scope, cost=staticmethod(cost) if cost else None, cheaper=cheaper, **(categorical or {}))
 
 
 def _imb(path: str) -> Any:
@@ -243,6 +274,7 @@ _register(
     lambda p, s, seed: _imb("imblearn.over_sampling.RandomOverSampler")(sampling_strategy=s, random_state=seed, shrinkage=p["shrinkage"]),
     k_params=(),
     doc="Duplicate minority rows (``shrinkage`` > 0 adds smoothed-bootstrap noise).",
+    categorical={"categorical": "rows", "categorical_blockers": ("shrinkage",)},
     shrinkage=(Annotated[float, Interval(0, None)] | None, None),
 )
 _register(
@@ -251,12 +283,14 @@ _register(
     sampling_kind="under",
     k_params=(),
     doc="Drop majority rows at random.",
+    categorical={"categorical": "rows"},
     replacement=(bool, False),
 )
 _register(
     "smote",
     lambda p, s, seed: _imb("imblearn.over_sampling.SMOTE")(sampling_strategy=s, random_state=seed, k_neighbors=p["k_neighbors"]),
     doc="x_new = x_i + λ (x_nn − x_i), λ ~ U(0, 1), x_nn among the k same-class nearest neighbours.",
+    categorical={"categorical": "smote"},  # SMOTE-NC / SMOTE-N on categorical columns
     k_neighbors=(K, 5),
 )
 _register(
@@ -316,6 +350,7 @@ _register(
     sampling_kind="clean",
     k_params=(),
     doc="Remove majority rows that form Tomek links.",
+    categorical={"why_not_categorical": "measures distances over every feature (category codes are not numbers)"},
 )
 _register(
     "near_miss",
@@ -323,49 +358,45 @@ _register(
     sampling_kind="under",
     k_params=("n_neighbors",),
     doc="Keep the majority rows nearest to the minority (versions 1, 2, 3).",
+    categorical={"why_not_categorical": "measures distances over every feature (category codes are not numbers)"},
     version=(Literal[1, 2, 3], 1),
     n_neighbors=(K, 3),
 )
 
 
-def categorical_resample(
-    X: np.ndarray, y: np.ndarray, groups: list[list[int]], k: int, strategy: Any, seed: int, nominal_only: bool, name: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """SMOTE-NC / SMOTE-N on the original categories: one-hot groups -> codes -> resample -> one-hot."""
-    from imblearn.over_sampling import SMOTEN, SMOTENC
+def categorical_problem(step: Any) -> str | None:
+    """Why ``step`` cannot keep categorical columns categorical, or None when it can."""
+    name = getattr(step, "registered_name", type(step).__name__)
+    if getattr(step, "categorical", None) is None:
+        return f"'{name}' {getattr(step, 'why_not_categorical', 'does not declare how it treats categorical columns')}"
+    blocked = [p for p in getattr(step, "categorical_blockers", ()) if getattr(step, "params", {}).get(p) is not None]
+    if blocked:
+        return f"'{name}' with {blocked[0]}={step.params[blocked[0]]} adds noise to every feature"
+    return None
 
-    if not groups:
-        raise ConfigError(
-            f"resampler.name: '{name}' needs categorical (string) feature columns; this dataset has none. Use resampler=smote."
-        )
-    grouped = {i for g in groups for i in g}
-    numeric = [i for i in range(X.shape[1]) if i not in grouped]
-    if nominal_only and numeric:
-        raise ConfigError(
-            f"resampler.name: 'smoten' needs all-categorical features; {len(numeric)} numeric column(s) present. Use resampler=smotenc."
-        )
-    codes = np.stack([np.where(X[:, g].max(1) > 0, X[:, g].argmax(1), len(g)) for g in groups], axis=1)
-    mixed = np.concatenate([X[:, numeric], codes.astype(X.dtype)], axis=1)
-    cat_idx = list(range(len(numeric), mixed.shape[1]))
-    if nominal_only:
-        sampler = SMOTEN(sampling_strategy=strategy, random_state=seed, k_neighbors=k)
-    else:
-        sampler = SMOTENC(cat_idx, sampling_strategy=strategy, random_state=seed, k_neighbors=k)
-    Xm, yr = sampler.fit_resample(mixed, y)
-    out = np.zeros((len(yr), X.shape[1]), dtype=X.dtype)
-    out[:, numeric] = Xm[:, : len(numeric)]
-    for j, g in enumerate(groups):
-        code = Xm[:, len(numeric) + j].astype(int)
-        hit = code < len(g)
-        out[np.flatnonzero(hit), np.asarray(g)[code[hit]]] = 1.0
-    return out, yr
+
+CATEGORICAL_OK = "use resampler=smote (SMOTE-NC / SMOTE-N), smotenc, smoten, random_over (no shrinkage), random_under or none"
 
 
 class _CategoricalSmote(ImblearnResampler):
+    """SMOTE-NC / SMOTE-N chosen by name: the data must be of that kind."""
+
+    categorical = "smote"
     nominal_only = False
 
     def _resample(self, X: np.ndarray, y: np.ndarray, params: dict[str, Any], strategy: Any) -> tuple[np.ndarray, np.ndarray]:
-        return categorical_resample(X, y, self.categorical_groups, params["k_neighbors"], strategy, self.seed, self.nominal_only, self.name)
+        n_numeric = X.shape[1] - len(self.categorical_features)
+        if not self.categorical_features:
+            raise ConfigError(
+                f"resampler.name: '{self.name}' needs categorical (string) feature columns; this dataset has none. Use resampler=smote."
+            )
+        if self.nominal_only and n_numeric:
+            raise ConfigError(
+                f"resampler.name: 'smoten' needs all-categorical features; {n_numeric} numeric column(s) present. Use resampler=smotenc."
+            )
+        if not self.nominal_only and not n_numeric:
+            raise ConfigError(f"resampler.name: 'smotenc' needs numeric columns too; every feature is categorical. Use resampler=smoten.")
+        return self._smote_categorical(X, y, params, strategy)
 
 
 _make_class("smotenc", _CategoricalSmote, "SMOTE for mixed numeric + categorical features (categories by neighbour vote).", {"k_neighbors": (K, 5)})

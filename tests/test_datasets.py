@@ -13,6 +13,7 @@ import components
 from components.datasets import DATASETS
 from components.errors import ConfigError
 from runner.data import prepare, split_loaded
+from runner.encoding import UNKNOWN
 
 components.load_builtin()
 
@@ -86,8 +87,8 @@ def test_local_files_through_load_dataset(tmp_path: Path, fmt: str) -> None:
     assert loaded.class_names == ["no", "yes"]
     assert isinstance(loaded.splits["train"].features["target"], hf.ClassLabel)
     data = prepare(cfg, {"test_size": 0.25, "val_size": 0.2}, seed=0)
-    # 2 numeric + 3 one-hot city columns; the missing income is imputed with the train median
-    assert data.feature_names[:2] == ["age", "income"] and len(data.feature_names) == 5
+    # the city's category codes, then 2 numeric columns; the missing income is imputed with the train median
+    assert data.feature_names == ["city", "age", "income"] and data.encoder.roles_.categorical == ("city",)
     assert data.info["data/missing_cells_train"] in (0.0, 1.0)
     for split in (data.train, data.validation, data.test):
         assert split.X.dtype == np.float32 and np.isfinite(split.X).all()
@@ -108,8 +109,8 @@ def test_split_mapping_uses_given_test_split(tmp_path: Path) -> None:
     cfg = {"name": "hf", "path": "csv", "data_files": {"train": str(train), "test": str(test)}, "label": "target"}
     data = prepare(cfg, {"test_size": 0.2, "val_size": 0.2}, seed=0)
     assert data.test.X.shape[0] == 30
-    # 'marseille' never occurs in train: its one-hot columns are all zeros, not an error
-    assert np.all(data.test.X[:, 2:] == 0)
+    # 'marseille' never occurs in train: the unknown code (its one-hot columns become all zeros), not an error
+    assert np.all(data.test.X[:, 0] == UNKNOWN)
 
 
 @pytest.mark.parametrize(

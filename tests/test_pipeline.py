@@ -60,12 +60,18 @@ STEPS = (
 )
 
 
+CATEGORICAL_RESAMPLERS = ("none", "smote", "smotenc", "random_over", "random_under")
+
+
 @pytest.mark.parametrize("kind, name", STEPS, ids=[f"{k}={n}" for k, n in STEPS])
 def test_changing_test_features_changes_no_fitted_state(two_sources, kind: str, name: str) -> None:
     states = []
     for cfg in two_sources:
-        data = prepare(cfg, {"val_size": 0.2}, seed=0)
         chosen = {"scaler": "standard", "resampler": "none", "outlier": "none", kind: name}
+        if chosen["resampler"] not in CATEGORICAL_RESAMPLERS:  # the others refuse categorical columns
+            cfg = {**cfg, "features": ["a", "b"]}
+        data = prepare(cfg, {"val_size": 0.2}, seed=0)
+        roles = data.encoder.roles_
         pre = Preprocessor(
             outlier=get_registry("outlier").build({"name": chosen["outlier"]}, "outlier", class_names=data.class_names, seed=0),
             scaler=get_registry("scaler").build({"name": chosen["scaler"]}, "scaler"),
@@ -73,11 +79,11 @@ def test_changing_test_features_changes_no_fitted_state(two_sources, kind: str, 
                 {"name": chosen["resampler"]},
                 "resampler",
                 class_names=data.class_names,
-                categorical_groups=data.encoder.categorical_groups_,
+                categorical_features=roles.categorical_features,
                 seed=0,
                 device="cpu",
             ),
-            n_numeric=data.encoder.n_numeric_,
+            roles=roles,
         )
         X, y, _ = pre.fit_resample(data.train.X, data.train.y)
         states.append((data.encoder.fitted_state(), pre.fitted_state(), X, y, data.validation.X, pre.transform(data.test.X)))
