@@ -28,11 +28,12 @@ NAMES = ["no", "yes"]
 
 
 def frame(n: int = 400, seed: int = 0, numeric: bool = True) -> pd.DataFrame:
-    """A minority of 15%; ``region`` depends on the class and 'west' is rare (one-hot z-score > 3)."""
+    """A minority of 15%; ``region`` depends on the class and 'west' is rare (one-hot z-score > 3);
+    ``size`` is 80% 's' (code 2): the IQR of its codes is 0, so an outlier rule on codes would flag 20% of rows."""
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.15).astype(int)
     region = np.where(rng.random(n) < 0.05, "west", np.where(y == 1, rng.choice(["north", "south"], n), rng.choice(["east", "south"], n)))
-    df = pd.DataFrame({"region": region, "size": rng.choice(["s", "m", "l"], n), "label": y})
+    df = pd.DataFrame({"region": region, "size": rng.choice(["s", "m", "l"], n, p=[0.8, 0.1, 0.1]), "label": y})
     if numeric:
         df.insert(0, "x0", rng.normal(0, 1, n) + 2 * y)
         df.insert(2, "x1", rng.normal(100, 30, n))
@@ -130,15 +131,25 @@ def test_oversampling_with_shrinkage_refuses_categorical_columns() -> None:
         preprocessor(enc, "random_over", shrinkage=0.5)
 
 
-def test_outliers_are_detected_on_numeric_columns_only_and_rows_keep_their_categories() -> None:
+def numeric_outliers(df: pd.DataFrame, rule: str) -> np.ndarray:
+    """Reference flags from scipy on the numeric columns alone."""
+    num = df[["x0", "x1"]].to_numpy(np.float32)
+    if rule == "zscore":
+        return (np.abs(stats.zscore(num, axis=0)) > 3).any(1)
+    q1, q3 = stats.scoreatpercentile(num, [25, 75], axis=0)
+    iqr = stats.iqr(num, axis=0)
+    return ((num < q1 - 1.5 * iqr) | (num > q3 + 1.5 * iqr)).any(1)
+
+
+@pytest.mark.parametrize("rule", ["zscore", "iqr"])
+def test_outliers_are_detected_on_numeric_columns_only_and_rows_keep_their_categories(rule: str) -> None:
     df = frame()
     df.loc[[3, 7], "x1"] = [1e4, -1e4]
     enc, X, y = encode(df)
-    pre = preprocessor(enc, outlier="zscore", outlier_params={"threshold": 3.0})
-    Xr, yr, report = pre.fit_resample(X, y)
-    keep = (np.abs(stats.zscore(df[["x0", "x1"]].to_numpy(np.float32), axis=0)) <= 3).all(1)
+    Xr, yr, report = preprocessor(enc, outlier=rule).fit_resample(X, y)
+    keep = ~numeric_outliers(df, rule)
     assert report["outlier/rows_flagged"] == (~keep).sum() >= 2
-    assert (df.region[keep] == "west").sum() > 0  # a rare category is no outlier: one-hot columns are not inputs
+    assert (df.region[keep] == "west").sum() > 0 and (df["size"][keep] != "s").sum() > 0  # rare categories are no outliers
     np.testing.assert_array_equal(Xr[:, 2:], onehot_reference(df, df[keep]))
     np.testing.assert_array_equal(yr, y[keep])
 
