@@ -16,9 +16,17 @@ imbalanced-learn's Pipeline runs the chain, so its rule holds by construction: `
 is the fit path and the only place rows are removed or synthesised; ``transform`` (validation,
 test, serving) skips every sampler and applies the fitted transformers: outlier clip/flag, the
 scaler, the reducer and the one-hot step. Nothing here ever sees a validation or test label.
-Two adapters make our steps fit that Pipeline (it rejects a step with both ``fit_resample`` and
-``transform``): an outlier step is a sampler when it drops rows and a transformer when it clips
-or flags; the resampler step is a sampler that can read its output from the resample cache.
+Where it needs help, and why:
+* imbalanced-learn's Pipeline rejects a step with both ``fit_resample`` and ``transform``, and our
+  outlier steps have both: an adapter makes one a sampler when it drops rows (``OutlierRows``) and
+  a transformer when it clips or flags (``OutlierColumns``), on the numeric columns only.
+* ``Pipeline.fit_transform`` returns no labels, so the chain is fitted as
+  ``pipeline_[:-1].fit_resample`` (ending at the resampler, labels included) and then the one-hot
+  step; ``pipeline_.transform`` covers the whole chain.
+* without metadata routing, a ``step__param`` fit parameter never reaches a final sampler, so the
+  resample cache is the ``Resample`` step's constructor argument (cleared after fitting).
+* ``ColumnTransformer`` fits clones of the scaler and reducer (they round-trip ``clone``); the
+  fitted ones are ``Preprocessor.fitted(name)``. Outlier and resampler steps are wrapped, not cloned.
 """
 from __future__ import annotations
 

@@ -213,3 +213,16 @@ def test_a_resampler_built_without_the_categorical_indices_is_caught() -> None:
     resampler = get_registry("resampler").build({"name": "smote"}, "resampler", class_names=NAMES, seed=0)
     with pytest.raises(ValueError, match=r"categorical_features=\[\]; these roles need \[0, 1\]"):
         Preprocessor(outlier=resampler, scaler=resampler, resampler=resampler, roles=enc.roles_)
+
+
+def test_quality_and_drift_read_numeric_then_one_hot_columns(tmp_path: Path) -> None:
+    from runner.data import prepare
+
+    df = frame()
+    df.to_csv(tmp_path / "t.csv", index=False)
+    data = prepare({"name": "hf", "path": "csv", "data_files": str(tmp_path / "t.csv"), "label": "label"}, {}, seed=0)
+    cats = [f"region_{c}" for c in ("east", "north", "south", "west")] + [f"size_{c}" for c in ("l", "m", "s")]
+    assert data.one_hot_names == ["x0", "x1", *cats]
+    view, raw = data.one_hot(data.train.X), data.raw_train.to_pandas()
+    np.testing.assert_array_equal(view[:, :2], data.train.X[:, 2:])
+    np.testing.assert_array_equal(view[:, 2:], onehot_reference(raw, raw))
