@@ -64,7 +64,9 @@ class OutlierRows(BaseEstimator):
 
     def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Xn, yk = self.step.fit_resample(X[:, self.numeric], y)
-        rows = slice(None) if len(yk) == len(y) else self.step.sample_indices_
+        rows = slice(None) if len(yk) == len(y) else getattr(self.step, "sample_indices_", None)
+        if rows is None and Xn.shape[1] != X.shape[1]:
+            raise TypeError(f"outlier step {type(self.step).__name__} dropped rows without sample_indices_ (which rows it kept)")
         return _around(X, self.numeric, Xn, rows), yk
 
 
