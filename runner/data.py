@@ -137,7 +137,7 @@ def prepare(dataset_cfg: Mapping[str, Any], split_cfg: Mapping[str, Any], seed: 
     encoder = TableEncoder(features=loaded.features, image_shape=loaded.image_shape).fit(splits["train"])
     out = {name: Split(encoder.transform(ds), labels(ds, loaded.label)) for name, ds in splits.items()}
     info = {f"data/{name}_rows": float(ds.num_rows) for name, ds in splits.items()}
-    info["data/features"] = float(out["train"].X.shape[1])
+    info["data/features"] = float(len(encoder.roles_.one_hot_names()))  # the one-hot width, as the model sees the raw features
     info["data/missing_cells_train"] = float(encoder.missing_cells(splits["train"]))
     info["data/suspect_text_columns"] = float(suspect)
     return PreparedData(
