@@ -10,9 +10,13 @@ SMOTE-NC / SMOTE-N here). This module holds their shared base, which adds:
 * a small-class guard: each class that k-neighbour synthesis draws from needs at least
   k + 1 rows; otherwise a clear error, or with ``on_small_class: adapt`` a lowered k, a
   warning, and a tag on the run;
-* categorical columns: SMOTE-NC / SMOTE-N on the original categories (one-hot groups are
-  collapsed to codes, resampled, and expanded again); ``smote`` switches to ``smotenc``
-  automatically when the data has categorical columns;
+* categorical columns, by index (``categorical_features``, imbalanced-learn's parameter): the
+  columns hold category codes (one-hot comes after resampling, runner/pipeline.py). ``smote``
+  runs imbalanced-learn's SMOTE-NC on mixed data and SMOTE-N on all-categorical data (tagged
+  ``resample.method``); ``smotenc`` / ``smoten`` insist on their kind of data; ``random_over``
+  (without shrinkage) and ``random_under`` only copy or drop whole rows, so codes survive. Every
+  other resampler would interpolate codes or measure distances on them: it refuses categorical
+  columns with a ConfigError naming them (``categorical_problem``);
 * the neighbour backend: scikit-learn's, or the torch one (components/neighbors.py) on CUDA.
 """
 from __future__ import annotations
@@ -32,7 +36,7 @@ from components.neighbors import neighbors
 from components.registry import Interval, get_registry
 
 RESAMPLERS = get_registry("resampler")
-RUNTIME = ("class_names", "categorical_groups", "seed", "device")
+RUNTIME = ("class_names", "categorical_features", "seed", "device")
 Strategy = Literal["auto", "minority", "majority", "not minority", "not majority", "all"] | float | dict[str, int]
 K = Annotated[int, Interval(1, None)]
 OnSmall = Literal["error", "adapt"]
@@ -44,6 +48,7 @@ class NoResampling(KeepRows):
     """Train on the split as it is."""
 
     counter = "resample/synthetic_rows"
+    categorical: ClassVar[str] = "rows"
 
 
 def strategy_by_id(strategy: Strategy, class_names: Sequence[str], key: str) -> Any:
@@ -72,7 +77,7 @@ class ImblearnResampler(TrainOnlySampler):
     on_small_class: OnSmall = "error"
     neighbors: Backend = "auto"
     class_names: Sequence[str] = ()
-    categorical_groups: Sequence[Sequence[int]] = ()
+    categorical_features: Sequence[int] = ()
     seed: int = 0
     device: str = "cpu"
 
@@ -82,6 +87,10 @@ class ImblearnResampler(TrainOnlySampler):
     neighbor_scope: ClassVar[dict[str, str]] = {"k_neighbors": "class"}
     cost: ClassVar[Any] = None  # (n, d) -> estimated flops, for samplers that grow super-linearly (SVM-SMOTE)
     cheaper: ClassVar[str] = ""
+    # categorical columns: "rows" (whole rows copied or dropped), "smote" (SMOTE-NC / SMOTE-N) or None (refused)
+    categorical: ClassVar[Literal["rows", "smote"] | None] = None
+    why_not_categorical: ClassVar[str] = "interpolates every feature"
+    categorical_blockers: ClassVar[tuple[str, ...]] = ()  # parameters that, when set, make a "rows" sampler blend features
 
     @property
     def name(self) -> str:
@@ -135,11 +144,15 @@ class ImblearnResampler(TrainOnlySampler):
 
     def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t0 = time.perf_counter()
+        problem = categorical_problem(self) if self.categorical_features else None
+        if problem:  # before any work, in every subclass (deepsmote has its own _resample)
+            raise ConfigError(f"resampler.name: {problem}; categorical columns at {list(self.categorical_features)}: {CATEGORICAL_OK}.")
         strategy = strategy_by_id(self.sampling_strategy, self.class_names, "resampler")
         params = dict(self.params)
         if type(self).cost is not None:  # before any work: estimated seconds from n and d (components/cost.py)
             guard("resampler", self.name, X.shape[0], X.shape[1], type(self).cost(*X.shape), params.pop("max_cost_s", None), self.cheaper)
         params = self._guard(y, strategy, params)
+        self.switched_to_ = ""
         self.counts_before_ = np.bincount(y, minlength=len(self.class_names))
         Xr, yr = self._resample(X, y, params, strategy)
         self.counts_after_ = np.bincount(yr, minlength=len(self.class_names))
@@ -149,14 +162,30 @@ class ImblearnResampler(TrainOnlySampler):
         return Xr.astype(X.dtype, copy=False), yr.astype(y.dtype, copy=False)
 
     def _resample(self, X: np.ndarray, y: np.ndarray, params: dict[str, Any], strategy: Any) -> tuple[np.ndarray, np.ndarray]:
-        if self.name == "smote" and self.categorical_groups:  # SMOTE on one-hot columns would blend categories
-            self.switched_to_ = "smotenc"
-            return categorical_resample(X, y, [list(g) for g in self.categorical_groups], params["k_neighbors"], strategy, self.seed, False, "smotenc")
+        if self.categorical_features and self.categorical == "smote":
+            return self._smote_categorical(X, y, params, strategy)
         sampler = self._sampler(self._neighbor_objects(params, y, strategy), strategy)
+        return self._run(sampler, X, y)
+
+    def _run(self, sampler: Any, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         try:
             return sampler.fit_resample(X, y)
         except ValueError as exc:
             raise ConfigError(f"resampler ({self.name}): {exc}") from exc
+
+    def _smote_categorical(self, X: np.ndarray, y: np.ndarray, params: dict[str, Any], strategy: Any) -> tuple[np.ndarray, np.ndarray]:
+        """imbalanced-learn's own choice: SMOTE-NC for mixed data, SMOTE-N when every column is categorical."""
+        from imblearn.over_sampling import SMOTEN, SMOTENC
+
+        k = params["k_neighbors"]  # an int: SMOTE-NC / SMOTE-N search a sparse one-hot space (scikit-learn's neighbours)
+        cat = [int(i) for i in self.categorical_features]
+        if len(cat) == X.shape[1]:
+            self.switched_to_ = "smoten"
+            sampler = SMOTEN(sampling_strategy=strategy, random_state=self.seed, k_neighbors=k)
+        else:
+            self.switched_to_ = "smotenc"
+            sampler = SMOTENC(cat, sampling_strategy=strategy, random_state=self.seed, k_neighbors=k)
+        return self._run(sampler, X, y)
 
     def _neighbor_objects(self, params: dict[str, Any], y: np.ndarray, strategy: Any) -> dict[str, Any]:
         """Neighbour ints -> the torch estimator where that backend is chosen (with k + 1: self included)."""
@@ -184,55 +213,47 @@ class ImblearnResampler(TrainOnlySampler):
     def tags(self) -> dict[str, str]:
         adapted = getattr(self, "adapted_", {})
         out = {"resample.adapted": ", ".join(f"{k}={v}" for k, v in adapted.items())} if adapted else {}
-        if getattr(self, "switched_to_", None):
+        if getattr(self, "switched_to_", None) and self.switched_to_ != self.name:
             out["resample.method"] = self.switched_to_
         return out
 
 
-def categorical_resample(
-    X: np.ndarray, y: np.ndarray, groups: list[list[int]], k: int, strategy: Any, seed: int, nominal_only: bool, name: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """SMOTE-NC / SMOTE-N on the original categories: one-hot groups -> codes -> resample -> one-hot."""
-    from imblearn.over_sampling import SMOTEN, SMOTENC
+def categorical_problem(step: Any) -> str | None:
+    """Why ``step`` cannot keep categorical columns categorical, or None when it can."""
+    name = getattr(step, "registered_name", type(step).__name__)
+    if getattr(step, "categorical", None) is None:
+        return f"'{name}' {getattr(step, 'why_not_categorical', 'does not declare how it treats categorical columns')}"
+    blocked = [p for p in getattr(step, "categorical_blockers", ()) if getattr(step, "params", {}).get(p) is not None]
+    if blocked:
+        return f"'{name}' with {blocked[0]}={step.params[blocked[0]]} adds noise to every feature"
+    return None
 
-    if not groups:
-        raise ConfigError(
-            f"resampler.name: '{name}' needs categorical (string) feature columns; this dataset has none. Use resampler=smote."
-        )
-    grouped = {i for g in groups for i in g}
-    numeric = [i for i in range(X.shape[1]) if i not in grouped]
-    if nominal_only and numeric:
-        raise ConfigError(
-            f"resampler.name: 'smoten' needs all-categorical features; {len(numeric)} numeric column(s) present. Use resampler=smotenc."
-        )
-    codes = np.stack([np.where(X[:, g].max(1) > 0, X[:, g].argmax(1), len(g)) for g in groups], axis=1)
-    mixed = np.concatenate([X[:, numeric], codes.astype(X.dtype)], axis=1)
-    cat_idx = list(range(len(numeric), mixed.shape[1]))
-    if nominal_only:
-        sampler = SMOTEN(sampling_strategy=strategy, random_state=seed, k_neighbors=k)
-    else:
-        sampler = SMOTENC(cat_idx, sampling_strategy=strategy, random_state=seed, k_neighbors=k)
-    Xm, yr = sampler.fit_resample(mixed, y)
-    out = np.zeros((len(yr), X.shape[1]), dtype=X.dtype)
-    out[:, numeric] = Xm[:, : len(numeric)]
-    for j, g in enumerate(groups):
-        code = Xm[:, len(numeric) + j].astype(int)
-        hit = code < len(g)
-        out[np.flatnonzero(hit), np.asarray(g)[code[hit]]] = 1.0
-    return out, yr
+
+CATEGORICAL_OK = "use resampler=smote (SMOTE-NC / SMOTE-N), smotenc, smoten, random_over (no shrinkage), random_under or none"
 
 
 @RESAMPLERS.register("smotenc", runtime=RUNTIME)
 @dataclass(**CONTRACT)
 class SmoteNC(ImblearnResampler):
-    """SMOTE for mixed numeric + categorical features (categories by neighbour vote)."""
+    """SMOTE for mixed numeric + categorical features (categories by neighbour vote); the data must be of that kind."""
 
     k_neighbors: K = 5
     nominal_only: ClassVar[bool] = False
+    categorical: ClassVar[str] = "smote"
 
     def _resample(self, X: np.ndarray, y: np.ndarray, params: dict[str, Any], strategy: Any) -> tuple[np.ndarray, np.ndarray]:
-        groups = [list(g) for g in self.categorical_groups]
-        return categorical_resample(X, y, groups, params["k_neighbors"], strategy, self.seed, self.nominal_only, self.name)
+        n_numeric = X.shape[1] - len(self.categorical_features)
+        if not self.categorical_features:
+            raise ConfigError(
+                f"resampler.name: '{self.name}' needs categorical (string) feature columns; this dataset has none. Use resampler=smote."
+            )
+        if self.nominal_only and n_numeric:
+            raise ConfigError(
+                f"resampler.name: 'smoten' needs all-categorical features; {n_numeric} numeric column(s) present. Use resampler=smotenc."
+            )
+        if not self.nominal_only and not n_numeric:
+            raise ConfigError("resampler.name: 'smotenc' needs numeric columns too; every feature is categorical. Use resampler=smoten.")
+        return self._smote_categorical(X, y, params, strategy)
 
 
 @RESAMPLERS.register("smoten", runtime=RUNTIME)

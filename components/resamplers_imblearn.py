@@ -29,6 +29,8 @@ class RandomOver(ImblearnResampler):
 
     shrinkage: Annotated[float, Interval(0, None)] | None = None
     k_params: ClassVar[tuple[str, ...]] = ()
+    categorical: ClassVar[str] = "rows"
+    categorical_blockers: ClassVar[tuple[str, ...]] = ("shrinkage",)
 
     def _sampler(self, p: dict[str, Any], s: Any) -> Any:
         return _imb("imblearn.over_sampling.RandomOverSampler")(sampling_strategy=s, random_state=self.seed, shrinkage=p["shrinkage"])
@@ -42,6 +44,7 @@ class RandomUnder(ImblearnResampler):
     replacement: bool = False
     sampling_kind: ClassVar[str] = "under"
     k_params: ClassVar[tuple[str, ...]] = ()
+    categorical: ClassVar[str] = "rows"
 
     def _sampler(self, p: dict[str, Any], s: Any) -> Any:
         return _imb("imblearn.under_sampling.RandomUnderSampler")(sampling_strategy=s, random_state=self.seed, replacement=p["replacement"])
@@ -53,6 +56,7 @@ class Smote(ImblearnResampler):
     """x_new = x_i + λ (x_nn − x_i), λ ~ U(0, 1), x_nn among the k same-class nearest neighbours."""
 
     k_neighbors: K = 5
+    categorical: ClassVar[str] = "smote"  # SMOTE-NC / SMOTE-N on categorical columns
 
     def _sampler(self, p: dict[str, Any], s: Any) -> Any:
         return _imb("imblearn.over_sampling.SMOTE")(sampling_strategy=s, random_state=self.seed, k_neighbors=p["k_neighbors"])
@@ -139,6 +143,7 @@ class Tomek(ImblearnResampler):
 
     sampling_kind: ClassVar[str] = "clean"
     k_params: ClassVar[tuple[str, ...]] = ()
+    why_not_categorical: ClassVar[str] = "measures distances over every feature (category codes are not numbers)"
 
     def _sampler(self, p: dict[str, Any], s: Any) -> Any:
         return _imb("imblearn.under_sampling.TomekLinks")(sampling_strategy=s)
@@ -154,6 +159,7 @@ class NearMiss(ImblearnResampler):
     sampling_kind: ClassVar[str] = "under"
     k_params: ClassVar[tuple[str, ...]] = ("n_neighbors",)
     neighbor_scope: ClassVar[dict[str, str]] = {"n_neighbors": "class"}
+    why_not_categorical: ClassVar[str] = "measures distances over every feature (category codes are not numbers)"
 
     def _sampler(self, p: dict[str, Any], s: Any) -> Any:
         return _imb("imblearn.under_sampling.NearMiss")(sampling_strategy=s, version=p["version"], n_neighbors=p["n_neighbors"])

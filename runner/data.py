@@ -19,7 +19,7 @@ from components.errors import ConfigError
 from components.registry import Interval, check_value
 from runner.datachecks import check_features, check_label
 from components.arrow import arrow_table
-from runner.encoding import TableEncoder
+from runner.encoding import OneHotLast, TableEncoder
 
 Fraction = Annotated[float, Interval(0, 1, "neither")]
 
@@ -48,6 +48,15 @@ class PreparedData:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def one_hot(self, X: np.ndarray) -> np.ndarray:
+        """A split as quality and drift read it: numeric columns, then one-hot categories
+        (``one_hot_names``); codes are labels, so a mean or a KS test over them means nothing."""
+        return OneHotLast(self.encoder.roles_).fit(X).transform(X)
+
+    @property
+    def one_hot_names(self) -> list[str]:
+        return self.encoder.roles_.one_hot_names()
 
 
 def check_split(cfg: Mapping[str, Any]) -> tuple[float, float]:
@@ -138,7 +147,7 @@ def prepare(
     encoder = TableEncoder(features=loaded.features, image_shape=loaded.image_shape).fit(splits["train"])
     out = {name: Split(encoder.transform(ds), labels(ds, loaded.label)) for name, ds in splits.items()}
     info = {f"data/{name}_rows": float(ds.num_rows) for name, ds in splits.items()}
-    info["data/features"] = float(out["train"].X.shape[1])
+    info["data/features"] = float(len(encoder.roles_.one_hot_names()))  # the one-hot width, as the model sees the raw features
     info["data/missing_cells_train"] = float(encoder.missing_cells(splits["train"]))
     info["data/suspect_text_columns"] = float(suspect)
     return PreparedData(

@@ -18,13 +18,11 @@ from runner.tracking import Run
 
 def data_reports(data: PreparedData, settings: Any, seed: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
     """(quality report, drift report, metrics) for the training split and train -> test."""
-    quality = quality_report(
-        data.train.X, data.train.y, data.feature_names, data.class_names, settings, seed, data.raw_train, data.raw_features
-    )
+    train, test, names = data.one_hot(data.train.X), data.one_hot(data.test.X), data.one_hot_names
+    quality = quality_report(train, data.train.y, names, data.class_names, settings, seed, data.raw_train, data.raw_features)
     drift = drift_report(
-        data.train.X, data.test.X, data.feature_names, settings.bins, settings.psi_drifted, seed, settings.max_rows, settings.max_cost_s,
-        settings.drift_alpha,
-    )  # fmt: skip
+        train, test, names, settings.bins, settings.psi_drifted, seed, settings.max_rows, settings.max_cost_s, settings.drift_alpha
+    )
     per_feature, cap = settings.per_feature_metrics, settings.max_feature_metrics
     metrics = {**quality_metrics(quality, cap, per_feature), **drift_metrics(drift, cap, per_feature)}
     return quality, drift, metrics
@@ -65,7 +63,8 @@ def log_plots_and_report(
         if counts is not None:
             images["class counts"] = plots.class_counts(counts[0], counts[1], names, out / "class_counts.png")
         if drift is not None and drift["features"]:
-            images["train vs test: largest PSI"] = plots.drift_histograms(data.train.X, data.test.X, drift, data.feature_names, out / "drift.png")
+            train, test = data.one_hot(data.train.X), data.one_hot(data.test.X)
+            images["train vs test: largest PSI"] = plots.drift_histograms(train, test, drift, data.one_hot_names, out / "drift.png")
         html_path, json_path = write_report(out, title, quality, drift, images)
         for path in images.values():
             run.log_file(str(path), "plots")

@@ -1,25 +1,66 @@
 """Turn HF dataset splits into float32 feature matrices, fitted on the training split only.
 
-Numeric columns are read straight from the Arrow table (no per-row Python, zero-copy where
-the layout allows); missing numbers are imputed with the training median. String and ``ClassLabel``
-feature columns are one-hot encoded with the training categories (scikit-learn's
-``OneHotEncoder``): a category first seen at test time maps to all zeros, not to an error.
-An image / fixed-shape array column becomes flat rows ``C·H·W`` with ``image_shape`` kept.
+The encoded matrix has two named roles (``TableEncoder.roles_``, a ``ColumnRoles``):
+categorical codes first, then numeric columns. Numeric columns are read straight from the Arrow
+table (no per-row Python, zero-copy where the layout allows); missing numbers are imputed with
+the training median. String and ``ClassLabel`` feature columns become integer codes of the
+training categories (scikit-learn's ``OrdinalEncoder``, sorted as ``OneHotEncoder`` sorts them);
+a category first seen at test time gets code -1, which the one-hot step at the end of the
+preprocessing (runner/pipeline.py) maps to all zeros, not to an error. Codes, not one-hot
+columns, travel through outliers, scaler, reducer and resampler, so SMOTE-NC / SMOTE-N see real
+categories. An image / fixed-shape array column becomes flat rows ``C·H·W`` with ``image_shape`` kept.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.base import BaseEstimator
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
 from components.arrow import arrow_table
 from components.base import FittedTransform
 from components.errors import ConfigError
 
 _MISSING = "<missing>"
+UNKNOWN = -1  # the code of a category the training split never showed
+
+
+@dataclass(frozen=True)
+class ColumnRoles:
+    """The roles of the encoded matrix's columns, by name: ``categorical`` codes first, then ``numeric``.
+
+    Everything downstream asks this object, not a column count: outliers, scalers and reducers
+    act on ``numeric_features`` only; resamplers get ``categorical_features`` (imbalanced-learn's
+    own parameter name and meaning); the one-hot step knows each column's ``categories``.
+    """
+
+    categorical: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
+    categories: tuple[tuple[str, ...], ...] = ()  # categories[j][code] for categorical column j
+
+    @property
+    def names(self) -> list[str]:
+        """Column names of the encoded matrix, in order."""
+        return [*self.categorical, *self.numeric]
+
+    @property
+    def categorical_features(self) -> list[int]:
+        """Indices of the categorical codes (they stay first through every preprocessing step)."""
+        return list(range(len(self.categorical)))
+
+    @property
+    def numeric_features(self) -> slice:
+        """The numeric block of the encoded matrix (its width may change after the reducer)."""
+        return slice(len(self.categorical), len(self.categorical) + len(self.numeric))
+
+    def one_hot_names(self) -> list[str]:
+        """Names of ``OneHotLast``'s output on the encoded matrix: numeric, then ``column_category``."""
+        return [*self.numeric, *(f"{c}_{v}" for c, cats in zip(self.categorical, self.categories) for v in cats)]
+
 
 
 def _kind(feature: Any, arrow_type: pa.DataType) -> str:
@@ -108,26 +149,19 @@ class TableEncoder(FittedTransform):
         with np.errstate(all="ignore"):
             medians = np.nanmedian(num, axis=0) if num.shape[0] else np.zeros(num.shape[1])
         self.medians_ = np.nan_to_num(medians, nan=0.0).astype(np.float32)
-        self.onehot_ = None
+        self.ordinal_ = None
         if self.categorical_:
-            self.onehot_ = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float32)
-            self.onehot_.fit(self._categories(ds))
-        names = []
+            self.ordinal_ = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=UNKNOWN, dtype=np.float32)
+            self.ordinal_.fit(self._categories(ds))
+        numeric = []
         for c in self.numeric_:
             width = _width(schema.field(c).type)
-            names += [c] if width == 1 else [f"{c}[{i}]" for i in range(width)]
-        self.n_numeric_ = len(names)  # numeric columns come first; scalers touch only these
-        self.categorical_groups_: list[list[int]] = []
-        if self.onehot_ is not None:
-            names += [str(n) for n in self.onehot_.get_feature_names_out(self.categorical_)]
-            start = self.n_numeric_
-            for cats in self.onehot_.categories_:
-                self.categorical_groups_.append(list(range(start, start + len(cats))))
-                start += len(cats)
-        if self.image_:
-            names += [f"{self.image_[0]}_{i}" for i in range(int(np.prod(self.image_shape or (0,))))]
-            self.n_numeric_ = len(names)
-        self.feature_names_ = names
+            numeric += [c] if width == 1 else [f"{c}[{i}]" for i in range(width)]
+        categories = tuple(tuple(str(v) for v in cats) for cats in self.ordinal_.categories_) if self.ordinal_ else ()
+        self.roles_ = ColumnRoles(tuple(self.categorical_), tuple(numeric), categories)
+        if self.image_:  # transform returns the flat pixels alone
+            self.roles_ = ColumnRoles(numeric=tuple(f"{self.image_[0]}_{i}" for i in range(int(np.prod(self.image_shape or (0,))))))
+        self.feature_names_ = self.roles_.names
         return self
 
     def _categories(self, ds: Any) -> np.ndarray:
@@ -152,18 +186,19 @@ class TableEncoder(FittedTransform):
         return int(np.isnan(numeric_matrix(ds, self.numeric_)).sum())
 
     def transform(self, ds: Any) -> np.ndarray:
+        """The encoded matrix (float32): categorical codes, then numeric columns (``roles_``)."""
         self._check()
         if self.image_:
             return self._images(ds)
         parts = []
-        if self.numeric_:
+        if self.ordinal_ is not None:
+            parts.append(self.ordinal_.transform(self._categories(ds)))
+        if self.numeric_ or not parts:
             num = numeric_matrix(ds, self.numeric_)
             nan = np.isnan(num)
             if nan.any():
                 num[nan] = np.broadcast_to(self.medians_, num.shape)[nan]
             parts.append(num)
-        if self.onehot_ is not None:
-            parts.append(self.onehot_.transform(self._categories(ds)))
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
     def _images(self, ds: Any) -> np.ndarray:
@@ -177,3 +212,30 @@ class TableEncoder(FittedTransform):
         if arr.ndim == 4:  # N, H, W, C -> N, C, H, W
             arr = arr.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(arr.reshape(arr.shape[0], -1))
+
+
+class OneHotLast(BaseEstimator):
+    """Categorical codes -> one-hot columns after the numeric ones; the last step before tensors.
+
+    scikit-learn's ``OneHotEncoder`` with the training categories fixed by the encoder: a code
+    the training split never showed (-1) maps to all zeros."""
+
+    def __init__(self, roles: ColumnRoles) -> None:
+        self.roles = roles
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> OneHotLast:
+        n = len(self.roles.categorical)
+        cats = [np.arange(len(c), dtype=np.float32) for c in self.roles.categories]
+        self.onehot_ = OneHotEncoder(categories=cats, handle_unknown="ignore", sparse_output=False, dtype=np.float32) if n else None
+        if self.onehot_ is not None:
+            self.onehot_.fit(X[:, :n])
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        if self.onehot_ is None:
+            return X.astype(np.float32, copy=False)
+        n = len(self.roles.categorical)
+        return np.concatenate([X[:, n:].astype(np.float32, copy=False), self.onehot_.transform(X[:, :n])], axis=1)
+
+    def fit_transform(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        return self.fit(X, y).transform(X)

@@ -74,7 +74,7 @@ def build_preprocessor(plain: Mapping[str, Any], data: Any, seed: int, device: s
         outlier=get_registry("outlier").build(plain["outlier"], "outlier", **runtime),
         scaler=get_registry("scaler").build(plain["scaler"], "scaler", **runtime),
         resampler=get_registry("resampler").build(plain["resampler"], "resampler", **runtime),
-        n_numeric=data.encoder.n_numeric_,
+        roles=data.encoder.roles_,
         reducer=get_registry("reducer").build(plain["reducer"], "reducer", **runtime),
     )
 

@@ -127,7 +127,7 @@ class JobState:
         out: dict[str, Any] = {"seed": self.seed, "device": self.device}
         if data is not None:
             out.update(class_names=data.class_names, num_classes=data.num_classes, image_shape=data.image_shape)
-            out["categorical_groups"] = data.encoder.categorical_groups_
+            out["categorical_features"] = data.encoder.roles_.categorical_features
         if self.before is not None:
             out["original_counts"] = self.before
         if self.after is not None:

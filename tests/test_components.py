@@ -45,16 +45,16 @@ def test_outlier_steps_return_rows_and_labels(name: str) -> None:
     assert Xr.shape[1] == X.shape[1] and len(Xr) == len(yr)
 
 
-def mixed_data(name: str) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
-    """Numeric rows, plus one-hot columns for the categorical resamplers (all one-hot for smoten)."""
+def mixed_data(name: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Numeric rows, plus a category-code column for the categorical resamplers (all codes for smoten)."""
     rng = np.random.default_rng(1)
     y = np.r_[np.zeros(60, int), np.ones(12, int), np.full(10, 2)]
-    onehot = np.eye(3, dtype=np.float32)[rng.integers(0, 3, len(y))]
+    codes = rng.integers(0, 3, len(y)).astype(np.float32)
     if name == "smoten":
-        return np.c_[onehot, np.eye(2, dtype=np.float32)[rng.integers(0, 2, len(y))]], y, [[0, 1, 2], [3, 4]]
+        return np.c_[codes, rng.integers(0, 2, len(y)).astype(np.float32)], y, [0, 1]
     numeric = rng.normal(size=(len(y), 4)).astype(np.float32) + y[:, None]
     if name == "smotenc":
-        return np.c_[numeric, onehot], y, [[4, 5, 6]]
+        return np.c_[codes, numeric], y, [0]
     return numeric, y, []
 
 
@@ -62,16 +62,15 @@ def mixed_data(name: str) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
 def test_resamplers_return_rows_labels_and_report(name: str) -> None:
     if name == "deepsmote":
         pytest.skip("trains a network: covered in test_resamplers.py")
-    Xm, y, groups = mixed_data(name)
-    step = get_registry("resampler").build({"name": name}, "resampler", class_names=["a", "b", "c"], categorical_groups=groups, seed=0, device="cpu")
+    Xm, y, categorical = mixed_data(name)
+    step = get_registry("resampler").build({"name": name}, "resampler", class_names=["a", "b", "c"], categorical_features=categorical, seed=0, device="cpu")
     Xr, yr = step.fit_resample(Xm, y)
     assert Xr.shape[1] == Xm.shape[1] and len(Xr) == len(yr) and Xr.dtype == Xm.dtype and np.isfinite(Xr).all()
     assert set(np.unique(yr)) <= {0, 1, 2}
     report = step.report()
     assert report["resample/synthetic_rows"] == (max(0, len(yr) - len(y)) if getattr(step, "sampling_kind", "over") == "over" else 0)
-    if groups:  # categories survive as valid one-hot rows
-        for g in groups:
-            assert set(Xr[:, g].sum(1)) <= {0.0, 1.0} and set(np.unique(Xr[:, g])) <= {0.0, 1.0}
+    for j in categorical:  # categories survive as valid codes
+        assert set(np.unique(Xr[:, j])) <= set(np.unique(Xm[:, j]))
 
 
 @pytest.mark.parametrize("name", get_registry("augment").names())

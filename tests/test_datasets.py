@@ -13,6 +13,7 @@ import components
 from components.datasets import DATASETS
 from components.errors import ConfigError
 from runner.data import prepare, split_loaded
+from runner.encoding import UNKNOWN
 
 components.load_builtin()
 
@@ -86,17 +87,17 @@ def test_local_files_through_load_dataset(tmp_path: Path, fmt: str) -> None:
     assert loaded.class_names == ["no", "yes"]
     assert isinstance(loaded.splits["train"].features["target"], hf.ClassLabel)
     data = prepare(cfg, {"test_size": 0.25, "val_size": 0.2}, seed=0)
-    # 2 numeric + 3 one-hot city columns; the missing income is imputed with the train median
-    assert data.feature_names[:2] == ["age", "income"] and len(data.feature_names) == 5
+    # the city's category codes, then 2 numeric columns; the missing income is imputed with the train median
+    assert data.feature_names == ["city", "age", "income"] and data.encoder.roles_.categorical == ("city",)
     train_rows = data.raw_train.to_pandas()
     assert data.info["data/missing_cells_train"] == float(train_rows[["age", "income"]].isna().to_numpy().sum())  # numeric cells
     median = float(np.nanmedian(train_rows["income"].astype(float)))
     if train_rows["income"].isna().any():  # the one missing income fell in train: it is imputed with the train median
         row = int(np.flatnonzero(train_rows["income"].isna().to_numpy())[0])
-        assert data.train.X[row, 1] == pytest.approx(median, rel=1e-6)
+        assert data.train.X[row, 2] == pytest.approx(median, rel=1e-6)
     else:  # it fell in validation or test: imputed with the train median there too
         held = [s.X for s in (data.validation, data.test)]
-        assert any(np.isclose(X[:, 1], median, rtol=1e-6).any() for X in held)
+        assert any(np.isclose(X[:, 2], median, rtol=1e-6).any() for X in held)
     for split in (data.train, data.validation, data.test):
         assert split.X.dtype == np.float32 and np.isfinite(split.X).all()
     assert data.train.X.shape[0] + data.validation.X.shape[0] + data.test.X.shape[0] == 120
@@ -116,8 +117,8 @@ def test_split_mapping_uses_given_test_split(tmp_path: Path) -> None:
     cfg = {"name": "hf", "path": "csv", "data_files": {"train": str(train), "test": str(test)}, "label": "target"}
     data = prepare(cfg, {"test_size": 0.2, "val_size": 0.2}, seed=0)
     assert data.test.X.shape[0] == 30
-    # 'marseille' never occurs in train: its one-hot columns are all zeros, not an error
-    assert np.all(data.test.X[:, 2:] == 0)
+    # 'marseille' never occurs in train: the unknown code (its one-hot columns become all zeros), not an error
+    assert np.all(data.test.X[:, 0] == UNKNOWN)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Arrow -> float32 matrices against datasets' own numpy formatter, and the one-hot encoder."""
+"""Arrow -> float32 matrices against datasets' own numpy formatter, and the encoder's column roles."""
 from __future__ import annotations
 
 import datasets as hf
@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from components.errors import ConfigError
-from runner.encoding import TableEncoder, numeric_matrix
+from runner.encoding import UNKNOWN, TableEncoder, numeric_matrix
 
 
 def table() -> hf.Dataset:
@@ -37,17 +37,26 @@ def test_numeric_matrix_matches_datasets_numpy_formatter(selected: bool) -> None
     np.testing.assert_array_equal(numeric_matrix(ds, ["f", "i", "b", "v"]), expected)
 
 
-def test_encoder_imputes_train_median_and_one_hots_train_categories() -> None:
+def test_encoder_imputes_train_median_and_codes_train_categories() -> None:
     ds = table()
     train, test = ds.select(range(2000)), ds.select(range(2000, 2500))
     enc = TableEncoder(features=["c", "v", "f", "i"]).fit(train)
-    assert enc.feature_names_ == ["f", "i", "v[0]", "v[1]", "v[2]", "c_<missing>", "c_x", "c_y"]
+    assert enc.roles_.categorical == ("c",) and enc.roles_.numeric == ("f", "i", "v[0]", "v[1]", "v[2]")
+    assert enc.feature_names_ == ["c", "f", "i", "v[0]", "v[1]", "v[2]"]
+    assert enc.roles_.categories == (("<missing>", "x", "y"),)
     f_train = np.asarray(train.with_format("numpy")["f"], dtype=np.float32)
     X = enc.transform(test)
     f_test = np.asarray(test.with_format("numpy")["f"], dtype=np.float32)
-    np.testing.assert_array_equal(X[np.isnan(f_test), 0], np.float32(np.nanmedian(f_train)))
+    np.testing.assert_array_equal(X[np.isnan(f_test), 1], np.float32(np.nanmedian(f_train)))
     c = np.array(test["c"][:], dtype=object)
-    np.testing.assert_array_equal(X[:, 5:], np.column_stack([c == None, c == "x", c == "y"]).astype(np.float32))  # noqa: E711
+    np.testing.assert_array_equal(X[:, 0], np.select([c == None, c == "x", c == "y"], [0, 1, 2], -9).astype(np.float32))  # noqa: E711
+
+
+def test_unseen_category_gets_the_unknown_code() -> None:
+    train = hf.Dataset.from_dict({"c": ["a", "b", "a"], "label": [0, 1, 0]})
+    test = hf.Dataset.from_dict({"c": ["b", "zz"], "label": [0, 1]})
+    X = TableEncoder(features=["c"]).fit(train).transform(test)
+    np.testing.assert_array_equal(X[:, 0], [1.0, UNKNOWN])
 
 
 def test_unsupported_columns_are_named() -> None:

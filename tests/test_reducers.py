@@ -11,6 +11,7 @@ import components
 from components import get_registry
 from components.errors import ConfigError
 from runner.stages import resample_cache as _resample_cache
+from runner.encoding import ColumnRoles
 from runner.pipeline import Preprocessor
 
 components.load_builtin()
@@ -104,23 +105,23 @@ def test_reducers_fit_on_train_only_and_refuse_before_fit(split, name: str) -> N
         assert (a == b) if np.isscalar(a) else all(np.array_equal(x, y) for x, y in zip(vars(a).values(), vars(b).values()) if isinstance(x, np.ndarray))
 
 
-def test_pipeline_reduces_the_numeric_block_and_moves_one_hot_groups(split) -> None:
+def test_pipeline_reduces_the_numeric_block_and_keeps_categorical_codes(split) -> None:
     train, test = split
-    onehot = np.eye(2, dtype=np.float32)[np.arange(40) % 2]
-    X, y = np.c_[train, onehot], (np.arange(40) % 2).astype(np.int64)
-    resampler = get_registry("resampler").build({"name": "random_over"}, "resampler", class_names=["a", "b"], categorical_groups=[[50, 51]], seed=0)
+    codes = (np.arange(40) % 2).astype(np.float32)[:, None]
+    X, y = np.c_[codes, train], (np.arange(40) % 2).astype(np.int64)
+    roles = ColumnRoles(categorical=("c",), numeric=tuple(f"x{i}" for i in range(50)), categories=(("a", "b"),))
+    resampler = get_registry("resampler").build({"name": "random_over"}, "resampler", class_names=["a", "b"], categorical_features=[0], seed=0)
     pre = Preprocessor(
         outlier=get_registry("outlier").build({"name": "none"}, "outlier"),
         scaler=get_registry("scaler").build({"name": "standard"}, "scaler"),
         resampler=resampler,
-        n_numeric=50,
+        roles=roles,
         reducer=build("pca", n_components=3),
     )
     Xr, _, report = pre.fit_resample(X, y)
-    assert Xr.shape == (40, 5) and np.array_equal(Xr[:, 3:], onehot)
+    assert Xr.shape == (40, 5) and np.array_equal(Xr[:, 3:], np.eye(2, dtype=np.float32)[np.arange(40) % 2])
     assert report["data/n_features_in"] == 50.0 and report["data/n_features_out"] == 3.0
-    assert resampler.categorical_groups == [[3, 4]]
-    assert pre.transform(np.c_[test, np.eye(2, dtype=np.float32)[np.arange(10) % 2]]).shape == (10, 5)
+    assert pre.transform(np.c_[(np.arange(10) % 2).astype(np.float32), test]).shape == (10, 5)
 
 
 def test_the_resample_cache_key_includes_the_reducer(tmp_path) -> None:

@@ -20,8 +20,8 @@ def data(n_min: int = 64, n_maj: int = 1000, seed: int = 0) -> tuple[np.ndarray,
     return X, np.r_[np.zeros(n_maj, int), np.ones(n_min, int)]
 
 
-def build(cfg: dict, groups=()):
-    return get_registry("resampler").build(cfg, "resampler", class_names=NAMES, categorical_groups=list(groups), seed=0, device="cpu")
+def build(cfg: dict, categorical=()):
+    return get_registry("resampler").build(cfg, "resampler", class_names=NAMES, categorical_features=list(categorical), seed=0, device="cpu")
 
 
 def test_per_class_target_counts_by_name_lecture_100_to_600() -> None:
@@ -99,23 +99,27 @@ def test_torch_backend_gives_the_same_resampling(name: str) -> None:
 
 def test_smote_switches_to_smotenc_with_categorical_columns() -> None:
     X, y = data()
-    rng = np.random.default_rng(3)
-    onehot = np.eye(3, dtype=np.float32)[rng.integers(0, 3, len(y))]
-    onehot[:5] = 0  # unseen-at-train style all-zero rows stay representable
-    Xc = np.c_[X, onehot]
-    step = build({"name": "smote"}, groups=[[3, 4, 5]])
+    codes = np.random.default_rng(3).integers(0, 3, len(y)).astype(np.float32)
+    Xc = np.c_[codes, X]  # column 0 holds category codes
+    step = build({"name": "smote"}, categorical=[0])
     Xr, yr = step.fit_resample(Xc, y)
     assert step.tags() == {"resample.method": "smotenc"}
-    assert set(np.unique(Xr[:, 3:])) <= {0.0, 1.0} and Xr[:, 3:].sum(1).max() == 1
+    assert set(np.unique(Xr[:, 0])) <= {0.0, 1.0, 2.0}
     assert np.bincount(yr).tolist() == [1000, 1000]
 
 
 def test_smoten_refuses_numeric_columns() -> None:
     X, y = data()
     with pytest.raises(ConfigError, match=r"'smoten' needs all-categorical features; 2 numeric column\(s\) present"):
-        build({"name": "smoten"}, groups=[[2]]).fit_resample(X, y)
+        build({"name": "smoten"}, categorical=[2]).fit_resample(X, y)
     with pytest.raises(ConfigError, match=r"'smotenc' needs categorical \(string\) feature columns; this dataset has none"):
         build({"name": "smotenc"}).fit_resample(X, y)
+
+
+def test_interpolating_resamplers_refuse_categorical_columns() -> None:
+    X, y = data()
+    with pytest.raises(ConfigError, match=r"resampler.name: 'adasyn' interpolates every feature; categorical columns at \[2\]"):
+        build({"name": "adasyn"}, categorical=[2]).fit_resample(X, y)
 
 
 def test_deepsmote_generates_decoded_minority_rows() -> None:

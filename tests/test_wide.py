@@ -46,7 +46,7 @@ def _run(kind: str, name: str, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     if kind == "outlier":
         return registry.build({"name": name}, kind, class_names=NAMES, seed=0).fit_resample(X, y)[0]
     extra = {"epochs": 2} if name == "deepsmote" else {}
-    step = registry.build({"name": name, **extra}, kind, class_names=NAMES, seed=0, categorical_groups=[], device="cpu")
+    step = registry.build({"name": name, **extra}, kind, class_names=NAMES, seed=0, categorical_features=[], device="cpu")
     return step.fit_resample(X, y)[0]
 
 
