@@ -118,6 +118,7 @@ class DropOutliers(_Step, TrainOnlySampler):
             flagged[y == c] = False
             self.kept_by_guard_[self._class(c)] = int(n_flag)
         self.n_flagged_ = int(flagged.sum())
+        self.sample_indices_ = np.flatnonzero(~flagged)  # imbalanced-learn's name: the kept rows (their categorical codes follow them)
         return X[~flagged], y[~flagged]
 
     def tags(self) -> dict[str, str]:
