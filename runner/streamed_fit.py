@@ -14,6 +14,7 @@ from sklearn.neighbors import NearestNeighbors
 from components.errors import ConfigError
 from components.neighbors import neighbors
 from components.resamplers import strategy_by_id
+from runner.encoding import ColumnRoles
 from runner.pipeline import Preprocessor
 from runner.streaming import INDEX_RESAMPLERS, StreamedTrain
 
@@ -83,31 +84,36 @@ class StreamedPreprocessor:
         return self.pre.fitted_state()
 
     def fit_resample(self, train: StreamedTrain, y: np.ndarray, cache: Any = None) -> tuple[StreamedRows, np.ndarray, dict[str, float]]:
-        """Fit scaler (and reducer), resample; the resample cache is not used on this path."""
+        """Fit the Preprocessor's Pipeline step by step (scaler streamed where it can be, the rest on
+        the seeded sample), then resample; the resample cache is not used on this path."""
         pre, report = self.pre, {}
         t0 = time.perf_counter()
-        sample = train.encode(train.sample_rows)
-        n = sample.shape[1] if pre.n_numeric is None else pre.n_numeric
-        inner = pre.scaler._make() if hasattr(pre.scaler, "_make") else None
-        if inner is not None and hasattr(inner, "partial_fit"):  # standard, minmax: every row, streamed
-            for _, X in train.blocks("fit scaler"):
-                inner.partial_fit(X[:, :n])
-            pre.scaler.inner_ = inner
-            self.scaler_fit_ = "partial_fit"
-        else:
-            pre.scaler.fit(sample[:, :n], y[train.sample_rows])
-            self.scaler_fit_ = "sample"
-        report.update(getattr(pre.scaler, "report", dict)())
-        if pre.reducer is not None:
-            pre.reducer.fit(pre.scaler.transform(sample[:, :n]), y[train.sample_rows])
-            report.update(pre.reducer.report())
-            pre._shift_categorical_groups(pre.reducer.n_features_out_ - n)
-        pre._resampler_tags = {}
+        encoded, y_sample = train.encode(train.sample_rows), y[train.sample_rows]
+        pipe, sample = pre.pipeline(encoded.shape[1]), encoded
+        pre.pipeline_ = pipe
+        numeric = (pre.roles or ColumnRoles(numeric=tuple(map(str, range(encoded.shape[1]))))).numeric_features
+        self.scaler_fit_ = "sample"
+        if not isinstance(pipe.named_steps["scaler"], str):  # an all-categorical table has no numeric step
+            sample, _ = pipe.named_steps["outlier"].fit_resample(sample, y_sample)  # outlier=none on this path
+            pipe.named_steps["scaler"].fit(sample, y_sample)  # ColumnTransformer: the scaler on the numeric columns
+            scaler = pre.fitted("scaler")
+            inner = scaler._make() if hasattr(scaler, "_make") else None
+            if inner is not None and hasattr(inner, "partial_fit"):  # standard, minmax: every row, streamed
+                for _, X in train.blocks("fit scaler"):
+                    inner.partial_fit(X[:, numeric])
+                scaler.inner_ = inner
+                self.scaler_fit_ = "partial_fit"
+            report.update(getattr(scaler, "report", dict)())
+            if pre.reducer is not None:
+                pipe.named_steps["reducer"].fit(pipe.named_steps["scaler"].transform(sample), y_sample)
+                report.update(pre.fitted("reducer").report())
+        pipe.named_steps["onehot"].fit(sample)
         t1 = time.perf_counter()
         index, synthetic, y_out = self._resample(train, y)
-        report.update(pre.resampler.report())
-        pre._resampler_tags = pre.resampler.tags()
-        scaled = pre.transform(sample)
+        resample = pipe.named_steps["resampler"]
+        resample.report_, resample.tags_, resample._seconds = pre.resampler.report(), pre.resampler.tags(), time.perf_counter() - t1
+        report.update(resample.report_)
+        scaled = pre.transform(encoded)
         lo, hi = float(scaled.min(initial=np.inf)), float(scaled.max(initial=-np.inf))
         if len(synthetic):
             lo, hi = min(lo, float(synthetic.min())), max(hi, float(synthetic.max()))
@@ -121,7 +127,7 @@ class StreamedPreprocessor:
         if name in INDEX_RESAMPLERS:  # they never read feature values: resample the row indices
             Xi, yr = res.fit_resample(np.arange(len(y), dtype=np.float64)[:, None], y)
             return Xi[:, 0].astype(np.int64), np.zeros((0, width), np.float32), yr
-        if name != "smote" or res.categorical_groups:
+        if name != "smote" or res.categorical_features:
             raise ConfigError(
                 f"data.memory_budget: this table takes the streamed path, where resampler={name} on categorical columns "
                 f"(SMOTE-NC) needs every training row in memory; raise data.memory_budget or use resampler=random_over."
