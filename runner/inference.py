@@ -1,7 +1,7 @@
 """The fitted inference pipeline of one job, applied to raw rows: what the logged MLflow model runs.
 
 raw rows (pandas) -> the job's fitted ``TableEncoder`` (training categories and medians) -> the
-fitted ``Preprocessor.transform`` (outlier clip/flag, scaler, reducer; never a row dropped) ->
+fitted ``Preprocessor.transform`` (outlier clip/flag, scaler, reducer, one-hot last; never a row dropped) ->
 the network -> softmax -> the decision rule (argmax, or the threshold / per-class biases tuned on
 validation). Only the high-level ``encoder.transform(dataset)`` and ``preprocessor.transform(X)``
 are called, so the steps stay exactly the job's own.

@@ -17,7 +17,6 @@ Cost: the seconds spent and the size of the saved folder are logged as ``time/mo
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import os
 import tempfile
@@ -46,9 +45,7 @@ def enabled(plain: Mapping[str, Any]) -> bool:
 def build_pipeline(plain: Mapping[str, Any], data: Any, pre: Any, rule: Any = None) -> InferencePipeline:
     """The inference pipeline of a job: fitted encoder + preprocessor, schema, names, rule (no weights)."""
     pre = getattr(pre, "pre", pre)  # the streamed path wraps the fitted Preprocessor
-    inference_pre = copy.copy(pre)  # shallow: shares the fitted steps, drops only the train-only resampler
-    if hasattr(inference_pre, "resampler"):
-        inference_pre.resampler = None
+    inference_pre = pre.without_resampler()  # shares the fitted steps, drops only the train-only resampler
     in_features = int(pre.transform(data.validation.X[:1]).shape[1])  # the network's input (validation: in memory on both data paths)
     return InferencePipeline(
         encoder=data.encoder,
