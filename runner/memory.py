@@ -65,7 +65,8 @@ def check_data(cfg: Mapping[str, Any] | None) -> int:
 
 
 def encoded_width(ds: Any, features: list[str]) -> int:
-    """Columns the encoder will produce, from the Arrow schema (one-hot width: distinct values)."""
+    """Columns of the preprocessed matrix, from the Arrow schema (one-hot width: distinct values; the
+    encoder itself emits one code column per categorical column, and one-hot comes last)."""
     import datasets as hf
     import numpy as np
     import pyarrow as pa

@@ -42,7 +42,7 @@ COUNTS = np.array([30, 10])
 RUNTIME: dict[str, dict[str, Any]] = {
     "reducer": {"seed": 3},
     "outlier": {"class_names": ["a", "b"], "seed": 3},
-    "resampler": {"class_names": ["a", "b"], "categorical_groups": [[2, 3]], "seed": 3, "device": "cpu"},
+    "resampler": {"class_names": ["a", "b"], "categorical_features": [2, 3], "seed": 3, "device": "cpu"},
     "augment": {"image_shape": (1, 8, 8), "value_range": (0.0, 1.0)},
     "loss": {"class_counts": COUNTS, "original_counts": COUNTS},
     "model": {"in_features": 64, "num_classes": 3, "image_shape": (1, 8, 8)},

@@ -17,6 +17,7 @@ import components
 from components.datasets import DATASETS
 from components.errors import ConfigError
 from runner.data import check_split, labels, split_loaded
+from runner.encoding import UNKNOWN
 from runner.evaluation import classification_metrics, positive_class
 from runner.inference import PROBA_PREFIX, raw_frame, to_dataset
 from runner.job import JobContext, run_job
@@ -131,9 +132,12 @@ def test_raw_rows_with_unseen_categories_and_nans(csv_model: tuple[str, Any]) ->
     X = enc.transform(to_dataset(rows, pipeline.columns))
     filled = enc.transform(to_dataset(rows.fillna({"size": float(enc.medians_[enc.numeric_.index("size")])}), pipeline.columns))
     np.testing.assert_array_equal(X[0], filled[0])  # NaN -> the training median
-    onehot = [i for i, n in enumerate(enc.feature_names_) if n.startswith("color_")]
-    assert X[1, onehot].sum() == 0  # unseen category: all-zero one-hot, not an error
-    assert X[2, onehot].sum() == 1 and enc.feature_names_[onehot[int(np.argmax(X[2, onehot]))]] == "color_<missing>"
+    code = X[:, enc.roles_.names.index("color")]  # the encoder emits codes; one-hot is the preprocessor's last step
+    categories = enc.roles_.categories[enc.roles_.categorical.index("color")]
+    assert code[1] == UNKNOWN and categories[int(code[2])] == "<missing>"  # unseen: code -1, not an error
+    onehot = pipeline.preprocessor.transform(X)[:, -len(categories) :]  # one-hot last, after numeric (+ flag, PCA)
+    assert onehot[1].sum() == 0  # unseen category: all-zero one-hot
+    assert onehot[2].sum() == 1 and categories[int(np.argmax(onehot[2]))] == "<missing>"
     with pytest.raises(Exception, match="count"):  # MLflow's signature names the missing column
         model.predict(rows.drop(columns=["count"]))
 

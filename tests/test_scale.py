@@ -69,7 +69,8 @@ def test_bad_budget_fails_validation_before_any_run(table: Path) -> None:
 
 
 def test_width_from_schema_matches_the_encoder(tmp_path: Path) -> None:
-    """The path is chosen before encoding: the schema's width must be the encoder's (one-hot included)."""
+    """The path is chosen before encoding: the schema's width must be the preprocessed matrix's (one-hot
+    last, the widest matrix a job holds), and the encoder's own output is codes + numeric columns."""
     from tables import churn_table  # a string categorical column
 
     path = tmp_path / "churn.parquet"
@@ -77,7 +78,8 @@ def test_width_from_schema_matches_the_encoder(tmp_path: Path) -> None:
     plain = _plain(path, "dataset.label=label", "data.memory_budget=1TB")
     data = prepare_within_budget(plain, 0)
     assert data.path == "in_memory"
-    assert encoded_width(data.raw_train, data.raw_features) == data.train.X.shape[1] == len(data.feature_names)
+    assert encoded_width(data.raw_train, data.raw_features) == len(data.one_hot_names) == data.one_hot(data.train.X[:1]).shape[1]
+    assert data.train.X.shape[1] == len(data.feature_names) < len(data.one_hot_names)
 
 
 @pytest.mark.parametrize("resampler", ["none", "random_over", "random_under", "smote"])
