@@ -9,16 +9,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from components.datasets import DATASETS, LoadedData
 from components.errors import ConfigError
 from components.registry import Interval, check_value
-from runner.datachecks import check_features, check_label
-from runner.encoding import TableEncoder, arrow_table
+
+if TYPE_CHECKING:  # scikit-learn and pyarrow load when data is read, not when a config is checked
+    from runner.encoding import TableEncoder
 
 Fraction = Annotated[float, Interval(0, 1, "neither")]
 
@@ -65,6 +65,8 @@ def check_split(cfg: Mapping[str, Any]) -> tuple[float, float]:
 
 
 def labels(ds: Any, label: str) -> np.ndarray:
+    from runner.encoding import arrow_table
+
     return arrow_table(ds, [label]).column(0).to_numpy().astype(np.int64)  # a writable copy
 
 
@@ -81,6 +83,8 @@ def _stratified(ds: Any, label: str, size: float, seed: int, what: str, class_na
         )
     idx = np.arange(len(y))
     try:
+        from sklearn.model_selection import train_test_split
+
         keep, carved = train_test_split(idx, test_size=size, stratify=y, random_state=seed)
     except ValueError as exc:
         raise ConfigError(f"split.{what}: {size} of {len(y)} rows cannot hold every class: {exc}") from exc
@@ -119,6 +123,9 @@ def split_loaded(loaded: LoadedData, test_size: float, val_size: float, seed: in
 
 def prepare(dataset_cfg: Mapping[str, Any], split_cfg: Mapping[str, Any], seed: int) -> PreparedData:
     """Build the dataset component, split it and encode features (fitted on train)."""
+    from runner.datachecks import check_features, check_label
+    from runner.encoding import TableEncoder
+
     test_size, val_size = check_split(split_cfg)
     loaded: LoadedData = DATASETS.build(dataset_cfg, "dataset")
     check_label(np.concatenate([labels(ds, loaded.label) for ds in loaded.splits.values()]), loaded.label, loaded.class_names)
