@@ -27,9 +27,10 @@ from runner import provenance
 from runner.cache import ResampleCache, cache_key
 from runner.configs import config_hash, flatten, to_plain
 from runner.data import check_split, prepare
-from runner.diagnostics import data_reports, log_augment_preview, log_plots_and_report
+from runner.diagnostics import log_augment_preview, log_plots_and_report
 from runner.evaluation import below_chance, classification_metrics, confusion, confusion_csv, predict_proba
 from runner.pipeline import Preprocessor
+from runner.report_cache import cached_data_reports
 from runner.threshold import DecisionRule
 from runner.signals import signal_name
 from runner.store import check_experiment_name, check_uri
@@ -227,7 +228,7 @@ def execute(plain: Mapping[str, Any], run: Run) -> dict[str, float]:
     quality_settings = get_registry("quality").build(plain["quality"], "quality")
     quality = drift = None
     if quality_settings.enabled:
-        quality, drift, data_metrics = data_reports(data, quality_settings, seed)
+        quality, drift, data_metrics = cached_data_reports(plain, data, quality_settings, seed)
         run.log_metrics(data_metrics)
 
     pre = build_preprocessor(plain, data, seed, str(device))
