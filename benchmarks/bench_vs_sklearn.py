@@ -15,7 +15,7 @@ The comparison: scaler none/standard x resampler none/SMOTE x loss plain/class-w
   class_weight=None|'balanced')``.
 
 Runs are interleaved (runner, script, runner, script...) and the medians compared, so a load
-change on the shared machine hits both. Prints wall seconds, the ratio (targets: <= 3x at 10k
+change on the shared machine hits both. Prints wall and CPU (user+sys) seconds, the ratios (targets: <= 3x at 10k
 rows, <= 1.5x at 100k) and test ROC-AUC / macro-F1 per arm, mean over seeds, side by side.
 
     python benchmarks/bench_vs_sklearn.py [--rows 10000 100000] [--repeats 3] [--report]
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -77,28 +78,32 @@ def peer(csv: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def run_peer(csv: Path) -> tuple[float, dict[str, dict[str, float]]]:
+def timed(args: list[str]) -> tuple[float, float, str]:
+    """(wall s, CPU user+sys s, stdout) of one subprocess."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, __file__, "--peer", str(csv)], capture_output=True, text=True, env=ENV)
+    res = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=ENV)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if res.returncode != 0:
         raise SystemExit(res.stderr[-3000:])
-    return wall, json.loads(res.stdout.strip().splitlines()[-1])
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, res.stdout
 
 
-def run_runner(csv: Path, outputs: Path, report: bool) -> float:
+def run_peer(csv: Path) -> tuple[float, float, dict[str, dict[str, float]]]:
+    wall, cpu, out = timed([sys.executable, __file__, "--peer", str(csv)])
+    return wall, cpu, json.loads(out.strip().splitlines()[-1])
+
+
+def run_runner(csv: Path, outputs: Path, report: bool) -> tuple[float, float]:
     from benchmarks.tables import hf_overrides
 
     args = [sys.executable, "-m", "runner", "-m", "scaler=none,standard", "resampler=none,smote",
             "+arm/class_weighting=none,inverse", "seed=" + ",".join(map(str, SEEDS)), "model=logistic",
             *hf_overrides(csv), "progress=false", f"paths.outputs={outputs}", "experiment_name=vs_sklearn",
             *(["quality.plots=false"] if report else ["quality=none"])]  # fmt: skip
-    t0 = time.perf_counter()
-    res = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=ENV)
-    wall = time.perf_counter() - t0
-    if res.returncode != 0:
-        raise SystemExit(res.stderr[-3000:])
-    return wall
+    wall, cpu, _ = timed(args)
+    return wall, cpu
 
 
 def runner_metrics(outputs: Path) -> dict[str, dict[str, float]]:
@@ -151,14 +156,15 @@ def main() -> None:
             for i in range(args.repeats):
                 out = Path(tmp, f"runner_{rows}_{i}")
                 ours.append(run_runner(csv, out, args.report))
-                wall, theirs_metrics = run_peer(csv)
-                theirs.append(wall)
+                wall, cpu, theirs_metrics = run_peer(csv)
+                theirs.append((wall, cpu))
                 ours_metrics = runner_metrics(out)
-            a, b = statistics.median(ours), statistics.median(theirs)
+            (a, ac), (b, bc) = ((statistics.median(r[k] for r in runs) for k in (0, 1)) for runs in (ours, theirs))
             target = targets.get(rows)
-            verdict = "" if target is None else f"(target <= {target}x: {'met' if a / b <= target else 'MISSED'})"
-            print(f"{rows:,} rows, 24 fits{' + data report' if args.report else ''}: runner {a:.1f} s, script {b:.1f} s "
-                  f"(median of {args.repeats}, interleaved): {a / b:.2f}x {verdict}", flush=True)  # fmt: skip
+            verdict = "" if target is None else f"(target <= {target}x: wall {'met' if a / b <= target else 'MISSED'})"
+            print(f"{rows:,} rows, 24 fits{' + data report' if args.report else ''} (median of {args.repeats}, interleaved): "
+                  f"runner {a:.1f} s wall / {ac:.1f} s CPU, script {b:.1f} s / {bc:.1f} s: "
+                  f"{a / b:.2f}x wall, {ac / bc:.2f}x CPU {verdict}", flush=True)  # fmt: skip
             gap = side_by_side(ours_metrics, theirs_metrics)
             print(f"  largest per-run ROC-AUC gap: {gap:.4f}", flush=True)
 
