@@ -64,9 +64,9 @@ def main() -> None:
             "breast_cancer, model=logistic": ([*job, "model=logistic"], None, True),
         }
         print(f"{'command':32s} {'wall s':>7s} {'CPU s':>7s} {'RSS MB':>7s}  (median of {args.repeats}, after a warm-up)")
-        for name, (argv, target, fresh_store) in cases.items():
+        for n, (name, (argv, target, fresh_store)) in enumerate(cases.items()):
             def run(i: int) -> tuple[float, float, float]:
-                extra = [f"paths.outputs={tmp}/{name.replace(' ', '_')}_{i}"] if fresh_store else []
+                extra = [f"paths.outputs={tmp}/case{n}_{i}"] if fresh_store else []  # a fresh store per run
                 return measure([*argv, *extra])
 
             run(-1)  # warm-up: .pyc files, page cache, the registry schema

@@ -121,7 +121,7 @@ def main() -> None:
 
     install_stream_redaction()
     signals.install()
-    if "--help" in sys.argv[1:] or "-h" in sys.argv[1:]:
+    if {"--help", "-h", "--hydra-help"} & set(sys.argv[1:]):
         _share_group_listings()
     logging.raiseExceptions = False  # a full disk under Hydra's log file: our one line, not logging's traceback
     try:
@@ -136,7 +136,8 @@ def main() -> None:
 
 
 def _share_group_listings() -> None:
-    """``--help`` in 0.3 s instead of 1.7 s: Hydra lists the config groups with ~130 calls to
+    """``--help`` in a third of the time (0.7 s of CPU instead of 1.9 s on the shared 2-core
+    machine): Hydra lists the config groups with ~130 calls to
     ``get_group_options``, each deep-copying the whole config repository (hydra's own schema
     included) before one read-only lookup. Within one ``--help`` the search path and overrides do
     not change between those calls, so one copy per (config, overrides) serves them all. Hydra's
