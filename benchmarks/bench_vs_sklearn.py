@@ -159,7 +159,8 @@ def main() -> None:
                 wall, cpu, theirs_metrics = run_peer(csv)
                 theirs.append((wall, cpu))
                 ours_metrics = runner_metrics(out)
-            (a, ac), (b, bc) = ((statistics.median(r[k] for r in runs) for k in (0, 1)) for runs in (ours, theirs))
+            a, ac = statistics.median(w for w, _ in ours), statistics.median(c for _, c in ours)
+            b, bc = statistics.median(w for w, _ in theirs), statistics.median(c for _, c in theirs)
             target = targets.get(rows)
             verdict = "" if target is None else f"(target <= {target}x: wall {'met' if a / b <= target else 'MISSED'})"
             print(f"{rows:,} rows, 24 fits{' + data report' if args.report else ''} (median of {args.repeats}, interleaved): "

@@ -31,6 +31,7 @@ def _data_metrics(uri: str, run_id: str) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if k.startswith(("quality/", "drift/", "eda/"))}
 
 
+@pytest.mark.slow
 def test_jobs_sharing_data_and_seed_compute_the_report_once(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     common = [*BASE, f"paths.outputs={tmp_path}", f"tracking.uri={uri}", "experiment_name=report_cache"]

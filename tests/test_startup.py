@@ -62,6 +62,7 @@ def schema_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return outputs
 
 
+@pytest.mark.slow  # the module fixture's first (full) validation imports everything in a subprocess
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -145,6 +146,7 @@ def test_schema_hints_keep_what_validation_checks() -> None:
     assert checked > 100
 
 
+@pytest.mark.slow
 def test_deterministic_job_without_the_compiler_stack() -> None:
     """Two runs give identical metrics, deterministic algorithms are on, and neither dynamo nor
     inductor was imported (``torch.use_deterministic_algorithms`` would import both)."""
