@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from components.registry import ENTRY_POINT_GROUP, REGISTRIES, Entry, Interval, Registry, _signature
+from components.registry import ENTRY_POINT_GROUP, REGISTRIES, Entry, Interval, Registry
 
 log = logging.getLogger("runner")
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +101,7 @@ def _source_files() -> list[str]:
     files = set()
     for registry in REGISTRIES.values():
         for entry in registry._entries.values():
-            classes = entry.obj.__mro__ if inspect.isclass(entry.obj) else (entry.obj,)
+            classes = [*(entry.obj.__mro__ if inspect.isclass(entry.obj) else (entry.obj,)), *((entry.wrap,) if entry.wrap else ())]
             for obj in classes:
                 module = sys.modules.get(getattr(obj, "__module__", "") or "")
                 path = getattr(module, "__file__", None)
@@ -121,12 +121,13 @@ def save_schema(cache_dir: str | Path) -> None:
     for kind in GROUPS:
         registry = REGISTRIES.get(kind)
         if registry is None or not registry._entries:
-            return  # not everything is loaded (a command that validates nothing): keep the old one
+            return  # nothing of it imported (a command that validates nothing): keep the old one
+        registry.names()  # complete: every home module and plugin of the kind (registries load lazily)
         kinds[kind] = {
             name: {"runtime": list(entry.runtime),
-                   "params": [[p, encode_hint(hint), default is inspect.Parameter.empty] for p, (hint, default) in _signature(entry.obj).items()]}
+                   "params": [[p, encode_hint(hint), default is inspect.Parameter.empty] for p, (hint, default) in entry.signature().items()]}
             for name, entry in registry._entries.items()
-        }  # fmt: skip
+        }  # fmt: skip  # signature(): the component's parameters, then its wrapper's (outlier actions)
     files, plugins = _source_files(), _plugins()
     doc = {"files": files, "plugins": plugins, "digest": _digest(files, plugins), "kinds": kinds}
     path = schema_path(cache_dir)
@@ -180,8 +181,9 @@ def _stand_in(params: list[list[Any]]) -> Any:
 
 def precheck(plain: Mapping[str, Any], cache_dir: str | Path) -> bool:
     """Raise the ``ConfigError`` the full validation would raise for a mistake the schema can see
-    (component names and parameters, split, experiment name, tracking URI); True when checked."""
+    (component names and parameters, split, data.memory_budget, experiment name, tracking URI); True when checked."""
     from runner.data import check_split
+    from runner.memory import check_data
     from runner.store import check_experiment_name, check_uri
 
     registries = load_schema(cache_dir)
@@ -191,6 +193,7 @@ def precheck(plain: Mapping[str, Any], cache_dir: str | Path) -> bool:
         if group in plain and group in registries:
             registries[group].validate(plain[group], group)
     check_split(plain.get("split", {}))
+    check_data(plain.get("data"))
     check_experiment_name(plain.get("experiment_name", "default"))
     if (plain.get("tracking") or {}).get("name") == "mlflow":
         check_uri(str(plain["tracking"].get("uri", "")))

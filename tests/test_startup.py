@@ -12,13 +12,15 @@ import pytest
 
 import components
 from components.errors import ConfigError
-from components.registry import REGISTRIES, _signature, check_value, describe
+from components.registry import REGISTRIES, check_value, describe, get_registry
 import runner.job  # noqa: F401  (every kind registered: components, the trainer, the trackers)
 from runner import precheck as pc
 from runner.configs import to_plain
 from tests.conftest import CONF, FAST, ROOT, compose
 
-HEAVY = ("torch", "sklearn", "mlflow", "datasets", "matplotlib", "scipy", "pandas")
+HEAVY = ("torch", "sklearn", "mlflow", "datasets", "matplotlib", "scipy", "pandas",
+         # the runner's modules that import them: the job and its stages, the model export, streaming
+         "runner.job", "runner.stages", "runner.model_export", "runner.inference", "runner.streaming", "runner.streamed_fit")  # fmt: skip
 PROBE = """
 import json, runpy, sys
 sys.argv = ["runner", *json.loads(sys.argv[1])]
@@ -87,6 +89,7 @@ BAD = [
     ["trainer.optimizer=rmsprop"], ["resampler=smote", "resampler.k_neighbors=0"], ["outlier=iqr", "outlier.action=maybe"],
     ["split.val_size=0"], ["experiment_name=.."], ["tracking.uri=sqlite://relative.db"], ["model.hidden=[0]"],
     ["augment=mixup", "augment.alpha=-1"], ["quality.bins=1"], ["dataset=digits", "+dataset.colour=1"],
+    ["data.memory_budget=lots"], ["+data.budget=1GB"],
 ]  # fmt: skip
 
 
@@ -110,7 +113,7 @@ def test_precheck_passes_valid_configs_and_ignores_a_stale_schema(tmp_path: Path
     components.load_builtin()
     assert pc.precheck(to_plain(compose(FAST)), tmp_path) is False  # no schema yet: nothing checked
     pc.save_schema(tmp_path)
-    for overrides in ([], ["experiment=boss_battle"], ["resampler=smote", "loss=focal", "scaler=robust"]):
+    for overrides in ([], ["experiment=boss_battle"], ["resampler=smote", "loss=focal", "scaler=robust"], ["outlier=iqr", "outlier.action=clip"]):
         assert pc.precheck(to_plain(compose([*FAST, *overrides])), tmp_path) is True
     doc = json.loads(pc.schema_path(tmp_path).read_text())
     assert str(Path(components.__file__).parent / "scalers.py") in doc["files"]
@@ -124,6 +127,21 @@ def test_precheck_passes_valid_configs_and_ignores_a_stale_schema(tmp_path: Path
     assert pc.load_schema(tmp_path) is None and pc.precheck(to_plain(compose(["+scaler.foo=1"])), tmp_path) is False
 
 
+def test_schema_has_every_name_and_parameter_of_the_registries(tmp_path: Path) -> None:
+    """A schema missing a name or a parameter would reject a valid config: it lists what the real
+    registries accept, wrapped components' parameters (an outlier's ``action``) included."""
+    components.load_builtin()
+    pc.save_schema(tmp_path)
+    schema = pc.load_schema(tmp_path)
+    assert schema is not None
+    for kind in pc.GROUPS:
+        real = get_registry(kind)
+        assert schema[kind].names() == real.names(), kind
+        for name in real.names():
+            entry, stand_in = real.get(name), schema[kind].get(name)
+            assert list(stand_in.signature()) == list(entry.signature()) and stand_in.runtime == entry.runtime, (kind, name)
+
+
 def test_schema_hints_keep_what_validation_checks() -> None:
     """Every registered parameter's hint, through JSON and back, accepts and rejects the same values
     with the same words as the original hint."""
@@ -133,7 +151,7 @@ def test_schema_hints_keep_what_validation_checks() -> None:
     checked = 0
     for kind in pc.GROUPS:
         for entry in REGISTRIES[kind]._entries.values():
-            for name, (hint, _) in _signature(entry.obj).items():
+            for name, (hint, _) in entry.signature().items():  # the wrapper's too (outlier actions)
                 if hint is inspect.Parameter.empty:
                     continue
                 copy = pc.decode_hint(json.loads(json.dumps(pc.encode_hint(hint))))
