@@ -93,3 +93,40 @@ def test_resample_cache_keeps_its_layout(tmp_path: Path) -> None:
     assert entry.path == tmp_path / "resample" / "abc.npz"
     X2, y2, report, tags = ResampleCache(tmp_path, "abc", {"seed": 0}).load()  # type: ignore[misc]
     assert np.array_equal(X2, X) and np.array_equal(y2, y) and report == {"resample/s": 1.0} and tags == {"t": "v"}
+
+
+def test_streamed_report_is_keyed_by_its_sample_and_encoded_only_on_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the streamed path the report reads a seeded sample whose size follows data.memory_budget:
+    another sample is another entry, and a hit does not encode the sample (report_view) again."""
+    import sys
+
+    import runner.streaming as streaming
+    from runner.streaming import prepare_within_budget, report_view
+    from tests.conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_scale import write_table
+
+    table = write_table(tmp_path / "t.parquet", 3000, minority=0.05)
+    overrides = [*FAST, "dataset=hf", "dataset.path=parquet", f"dataset.data_files={table}", "quality.label_issues=false",
+                 f"paths.outputs={tmp_path}", "data.memory_budget=1MB"]  # fmt: skip
+    plain = to_plain(compose(overrides))
+    settings = get_registry("quality").build(plain["quality"], "quality")
+    views: list[int] = []
+
+    def counted(data: object) -> object:
+        views.append(1)
+        return report_view(data)  # type: ignore[arg-type]
+
+    def report(rows: int, budget: str) -> dict:
+        monkeypatch.setattr(streaming, "MIN_SAMPLE_ROWS", rows)
+        monkeypatch.setattr(streaming, "MAX_SAMPLE_ROWS", rows)
+        data = prepare_within_budget({**plain, "data": {"memory_budget": budget}}, 0)
+        quality, _, _ = cached_data_reports(plain, data, settings, 0, view=counted)
+        return quality
+
+    assert report(500, "1MB")["rows"] == 500 and len(views) == 1
+    assert report(500, "1MB")["rows"] == 500 and len(views) == 1  # a hit: the sample is not encoded again
+    assert report(400, "1MB")["rows"] == 400 and len(views) == 2  # another sample: another entry
+    assert report(400, "1TB")["rows"] == 1920 and len(views) == 3  # in memory: every training row
+    assert len(_entries(tmp_path)) == 3
