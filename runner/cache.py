@@ -1,4 +1,5 @@
-"""On-disk cache of resampled training data, keyed by everything upstream of the resampler.
+"""On-disk caches of work a sweep repeats: resampled training data, and (``runner.report_cache``)
+the data report. Both are :class:`CacheEntry` files with the same guarantees, below.
 
 A sweep over losses or models reuses one resampling: the key hashes the dataset fingerprint,
 the split settings, the seed and the outlier, scaler, reducer and resampler configs (components are
@@ -18,7 +19,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +29,21 @@ log = logging.getLogger("runner")
 # The code whose output is cached: a change in any of these files invalidates every entry.
 CODE = ("components/base.py", "components/resamplers.py", "components/resamplers_imblearn.py", "components/outlier_actions.py", "components/outliers.py", "components/outliers_multivariate.py", "components/scalers.py",
         "components/covariance.py", "components/reducers.py", "components/neighbors.py", "components/deepsmote.py",
-        "runner/encoding.py", "runner/pipeline.py", "runner/cache.py")  # fmt: skip
+        "runner/encoding.py", "runner/pipeline.py", "runner/stages.py", "runner/state.py", "runner/cache.py")  # fmt: skip
 
 
 def cache_key(**parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
+@functools.lru_cache(maxsize=8)
+def code_version(files: tuple[str, ...] = CODE) -> str:
     """sha256 of the cached steps' source files and of the libraries that shape their output."""
     from runner.provenance import versions
 
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256(json.dumps(versions(), sort_keys=True).encode())
-    for rel in CODE:
+    for rel in files:
         path = root / rel
         h.update(path.read_bytes() if path.exists() else rel.encode())
     return h.hexdigest()[:16]
@@ -56,11 +57,63 @@ def checksum(X: np.ndarray, y: np.ndarray) -> str:
     return h.hexdigest()
 
 
-class ResampleCache:
+class CacheEntry:
+    """One verified entry: ``<dir>/<kind>/<key><suffix>``, written atomically, checked on read
+    against its key, its inputs, the code version of ``code`` and a sha256 of its payload."""
+
+    kind = "entry"
+    suffix = ".bin"
+    code: tuple[str, ...] = CODE
+
     def __init__(self, directory: str | Path, key: str, inputs: Mapping[str, Any] | None = None) -> None:
-        self.path = Path(directory) / "resample" / f"{key}.npz"
+        self.path = Path(directory) / self.kind / f"{key}{self.suffix}"
         self.key = key
         self.inputs = json.loads(json.dumps(dict(inputs or {}), sort_keys=True, default=str))
+
+    def _meta(self, sha256: str, **extra: Any) -> str:
+        return json.dumps({**extra, "key": self.key, "inputs": self.inputs, "code": code_version(self.code), "sha256": sha256})
+
+    def _verified(self, meta: Mapping[str, Any], sha256: str) -> bool:
+        """True when ``meta`` belongs to this key, inputs and code and ``sha256`` is the payload's."""
+        expected = {"key": self.key, "inputs": self.inputs, "code": code_version(self.code)}
+        for field, want in expected.items():
+            if meta.get(field) != want:
+                self._reject(f"its {field} differs from this job's (stale or planted entry)")
+                return False
+        if meta.get("sha256") != sha256:
+            self._reject("its payload does not match its checksum (corrupt or tampered)")
+            return False
+        return True
+
+    def _reject(self, why: str) -> None:
+        log.warning("%s cache: entry %s %s; recomputing it", self.kind, self.path, why)
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+        return None
+
+    def _write(self, write: Callable[[str], None]) -> None:
+        """``write(temp_path)`` then an atomic rename; a full disk skips caching (with a warning), never the job."""
+        tmp = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp" + self.suffix)
+            os.close(fd)
+            write(tmp)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("%s cache: could not write %s (%s); continuing without caching", self.kind, self.path, exc.strerror or exc)
+        finally:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+class ResampleCache(CacheEntry):
+    """The resampled training rows (``.npz``, no pickles) with the resampler's report and tags."""
+
+    kind = "resample"
+    suffix = ".npz"
 
     def load(self) -> tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, str]] | None:
         """The entry if present and verified; None (recompute) otherwise."""
@@ -72,37 +125,11 @@ class ResampleCache:
                 X, y = f["X"], f["y"]
         except Exception as exc:  # truncated zip, bad JSON, missing arrays: a corrupt entry
             return self._reject(f"unreadable ({type(exc).__name__}: {str(exc)[:120]})")
-        expected = {"key": self.key, "inputs": self.inputs, "code": code_version()}
-        for field, want in expected.items():
-            if meta.get(field) != want:
-                return self._reject(f"its {field} differs from this job's (stale or planted entry)")
-        if meta.get("sha256") != checksum(X, y):
-            return self._reject("its arrays do not match their checksum (corrupt or tampered)")
+        if not self._verified(meta, checksum(X, y)):
+            return None
         return X, y, meta["report"], meta["tags"]
-
-    def _reject(self, why: str) -> None:
-        log.warning("resample cache: entry %s %s; recomputing it", self.path, why)
-        try:
-            self.path.unlink()
-        except OSError:
-            pass
-        return None
 
     def save(self, X: np.ndarray, y: np.ndarray, report: Mapping[str, float], tags: Mapping[str, str]) -> None:
         """Write the entry atomically; a full disk skips caching (with a warning), never the job."""
-        meta = json.dumps({
-            "report": dict(report), "tags": dict(tags), "key": self.key, "inputs": self.inputs,
-            "code": code_version(), "sha256": checksum(X, y),
-        })  # fmt: skip
-        tmp = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp.npz")
-            os.close(fd)
-            np.savez(tmp, X=X, y=y, meta=np.array(meta))
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            log.warning("resample cache: could not write %s (%s); continuing without caching", self.path, exc.strerror or exc)
-        finally:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
+        meta = self._meta(checksum(X, y), report=dict(report), tags=dict(tags))
+        self._write(lambda tmp: np.savez(tmp, X=X, y=y, meta=np.array(meta)))

@@ -9,17 +9,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from components.datasets import DATASETS, LoadedData
 from components.errors import ConfigError
 from components.registry import Interval, check_value
-from runner.datachecks import check_features, check_label
-from components.arrow import arrow_table
-from runner.encoding import OneHotLast, TableEncoder
+
+if TYPE_CHECKING:  # scikit-learn and pyarrow load when data is read, not when a config is checked
+    from runner.encoding import TableEncoder
 
 Fraction = Annotated[float, Interval(0, 1, "neither")]
 
@@ -52,6 +51,8 @@ class PreparedData:
     def one_hot(self, X: np.ndarray) -> np.ndarray:
         """A split as quality and drift read it: numeric columns, then one-hot categories
         (``one_hot_names``); codes are labels, so a mean or a KS test over them means nothing."""
+        from runner.encoding import OneHotLast
+
         return OneHotLast(self.encoder.roles_).fit(X).transform(X)
 
     @property
@@ -76,6 +77,8 @@ def check_split(cfg: Mapping[str, Any]) -> tuple[float, float]:
 
 
 def labels(ds: Any, label: str) -> np.ndarray:
+    from components.arrow import arrow_table
+
     return arrow_table(ds, [label]).column(0).to_numpy().astype(np.int64)  # a writable copy
 
 
@@ -92,6 +95,8 @@ def _stratified(ds: Any, label: str, size: float, seed: int, what: str, class_na
         )
     idx = np.arange(len(y))
     try:
+        from sklearn.model_selection import train_test_split
+
         keep, carved = train_test_split(idx, test_size=size, stratify=y, random_state=seed)
     except ValueError as exc:
         raise ConfigError(f"split.{what}: {size} of {len(y)} rows cannot hold every class: {exc}") from exc
@@ -136,6 +141,9 @@ def prepare(
     ``streamer(loaded, splits, suspect)`` may take over after the split (a table above
     ``data.memory_budget``: runner/streaming.py); when it returns None the splits are encoded here.
     """
+    from runner.datachecks import check_features, check_label
+    from runner.encoding import TableEncoder
+
     test_size, val_size = check_split(split_cfg)
     loaded: LoadedData = DATASETS.build(dataset_cfg, "dataset")
     check_label(np.concatenate([labels(ds, loaded.label) for ds in loaded.splits.values()]), loaded.label, loaded.class_names)

@@ -18,7 +18,7 @@ import numpy as np
 
 from components import get_registry
 from runner.cache import ResampleCache, cache_key
-from runner.diagnostics import data_reports, log_augment_preview, log_data_tables, log_plots_and_report
+from runner.diagnostics import log_augment_preview, log_data_tables, log_plots_and_report
 from runner.evaluation import classification_metrics, confusion, confusion_csv, positive_class, predict_proba
 from runner.inputs import log_dataset_inputs
 from runner.model_export import export_model  # the fitted pipeline as runs:/<id>/model
@@ -26,6 +26,7 @@ from runner.streamed_fit import StreamedPreprocessor
 from runner.streaming import prepare_within_budget, report_view
 from runner.monitor import validation_weights
 from runner.pipeline import Preprocessor
+from runner.report_cache import cached_data_reports  # one report per (data, split, seed, quality) across a sweep
 from runner.state import JobState, Logged, Stage
 from runner.threshold import DecisionRule
 from runner.training import convergence_warning, resolve_device, seed_everything, train
@@ -54,10 +55,11 @@ def load(state: JobState, logged: Logged) -> None:
 
 
 def data_report(state: JobState, logged: Logged) -> None:
-    """Quality, EDA and drift on the raw splits (``quality=none`` skips it)."""
+    """Quality, EDA and drift on the raw splits (``quality=none`` skips it); read from the report
+    cache (runner/report_cache.py) when another job of the sweep computed the same one."""
     settings = state.quality_settings = get_registry("quality").build(state.plain["quality"], "quality")
     if settings.enabled:
-        state.quality, state.drift, metrics = data_reports(report_view(state.data), settings, state.seed)
+        state.quality, state.drift, metrics = cached_data_reports(state.plain, state.data, settings, state.seed, view=report_view)
         logged.log_metrics(metrics)
         log_data_tables(logged, state.quality, state.drift)
 

@@ -107,6 +107,19 @@ def schema_lock(uri: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# Clients opened in this process, by full URI (kept in memory only, never printed): the jobs of
+# an in-process sweep (Hydra's basic launcher, ``runner.tune``) each build a tracker, and without
+# this each would re-run the schema check, the WAL pragma and the schema lock.
+_OPEN: dict[str, Any] = {}
+
+
+def _still_there(uri: str) -> bool:
+    """A cached client is reused only while its local store still exists (a deleted SQLite file
+    is reopened, so its schema is built again instead of failing on missing tables)."""
+    path = sqlite_path(uri)
+    return path is None or path.is_file()
+
+
 class StoreMixin:
     """Store access shared by :class:`~runner.tracking.MlflowTracker`: client, experiment,
     lookup, search, terminate. Subclasses set ``uri``, ``experiment``, ``artifact_root``."""
@@ -120,6 +133,8 @@ class StoreMixin:
     @property
     def client(self) -> Any:
         if self._client is None:
+            self._client = _OPEN.get(self.uri) if _still_there(self.uri) else None
+        if self._client is None:
             from mlflow import MlflowClient
 
             check_uri(self.uri)
@@ -127,7 +142,7 @@ class StoreMixin:
                 client = MlflowClient(tracking_uri=self.uri)
                 client.search_experiments(max_results=1)  # builds/migrates the schema now, under the lock
                 self._enable_wal()
-            self._client = client
+            self._client = _OPEN[self.uri] = client
         return self._client
 
     def exists(self) -> bool:

@@ -77,7 +77,23 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     torch.manual_seed(seed)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        _deterministic_algorithms()
+
+
+def _deterministic_algorithms() -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` without its import of
+    ``torch._inductor.config`` (which pulls in dynamo, sympy and mpmath: ~1.5 s) made only to set
+    inductor's ``deterministic`` flag. The flag is set on the config module if something already
+    imported it, else through the variable that module reads when first imported. (torch.optim's
+    ``step()`` imports dynamo on its own, so this saves the import for L-BFGS fits, not Adam's.)"""
+    import sys
+
+    inductor = sys.modules.get("torch._inductor.config")
+    if inductor is not None:
+        inductor.deterministic = True
+    else:
+        os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
 
 
 def resolve_device(name: str) -> torch.device:

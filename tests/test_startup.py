@@ -1,0 +1,248 @@
+"""Start-up: --help and config mistakes without the heavy libraries, deterministic mode without
+torch's compiler stack, one MLflow client per store, and the precheck agreeing with validation."""
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import components
+from components.errors import ConfigError
+from components.registry import REGISTRIES, check_value, describe, get_registry
+import runner.job  # noqa: F401  (every kind registered: components, the trainer, the trackers)
+from runner import precheck as pc
+from runner.configs import to_plain
+from tests.conftest import CONF, FAST, ROOT, compose
+
+HEAVY = ("torch", "sklearn", "mlflow", "datasets", "matplotlib", "scipy", "pandas",
+         # the runner's modules that import them: the job and its stages, the model export, streaming
+         "runner.job", "runner.stages", "runner.model_export", "runner.inference", "runner.streaming", "runner.streamed_fit")  # fmt: skip
+PROBE = """
+import json, runpy, sys
+sys.argv = ["runner", *json.loads(sys.argv[1])]
+try:
+    runpy.run_module("runner", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+print("HEAVY=" + json.dumps(sorted(m for m in {heavy} if m in sys.modules)), file=sys.stderr)
+"""
+
+
+def probe(*args: str) -> tuple[str, list[str]]:
+    """Run the CLI in a fresh interpreter; (stderr without the probe line, heavy modules loaded)."""
+    code = PROBE.format(heavy=repr(HEAVY))
+    res = subprocess.run([sys.executable, "-c", code, json.dumps(args)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    lines = res.stderr.splitlines()
+    heavy = json.loads(next(line for line in lines if line.startswith("HEAVY="))[6:])
+    return "\n".join(line for line in lines if not line.startswith("HEAVY=")) + res.stdout, heavy
+
+
+def test_help_lists_every_group_without_heavy_imports() -> None:
+    out, heavy = probe("--help")
+    assert heavy == []
+    for group in sorted(p for p in CONF.iterdir() if p.is_dir() and p.name not in ("hydra", "arm")):
+        options = sorted(f.stem for f in group.glob("*.yaml"))
+        assert f"{group.name}: {', '.join(options)}" in out  # Hydra's listing, read from conf/ here
+
+
+def test_unknown_group_option_fails_without_heavy_imports() -> None:
+    out, heavy = probe("scaler=bogus")
+    assert "Could not find 'scaler/bogus'" in out and heavy == []
+
+
+@pytest.fixture(scope="module")
+def schema_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An outputs/ whose registry schema was left by one full (slow) validation."""
+    outputs = tmp_path_factory.mktemp("startup")
+    out, heavy = probe("scaler.name=standrd", f"paths.outputs={outputs}")
+    assert "Error: scaler.name: unknown scaler 'standrd'. Did you mean 'standard'?" in out and "torch" in heavy
+    assert pc.schema_path(outputs / "cache").is_file()
+    return outputs
+
+
+@pytest.mark.slow  # the module fixture's first (full) validation imports everything in a subprocess
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["scaler.name=standrd"], "Error: scaler.name: unknown scaler 'standrd'. Did you mean 'standard'? Available: l2, minmax, none, robust, standard, whiten."),
+        (["+model.hiden=[8]"], "Error: model.hiden: unknown parameter of model 'mlp'. Did you mean 'hidden'? Accepted: hidden, dropout, activation."),
+        (["loss=weighted_ce", "loss.beta=1.5"], "Error: loss.beta: got 1.5; expected a number in [0, 1)."),
+        (["trainer.lr=-1"], "Error: trainer.lr: got -1; expected a number > 0."),
+        (["split.test_size=1.5"], None),
+        (["experiment_name=a/b"], None),
+    ],
+)
+def test_config_mistakes_fail_before_heavy_imports(schema_outputs: Path, args: list[str], message: str | None) -> None:
+    out, heavy = probe(*args, f"paths.outputs={schema_outputs}")
+    assert heavy == [], out
+    line = [x for x in out.splitlines() if x.startswith("Error: ")]
+    assert len(line) == 1 and (message is None or line[0] == message)
+    assert "Traceback" not in out
+
+
+BAD = [
+    ["scaler.name=standrd"], ["+scaler.foo=1"], ["loss=weighted_ce", "loss.beta=1.5"], ["trainer.lr=-1"],
+    ["trainer.optimizer=rmsprop"], ["resampler=smote", "resampler.k_neighbors=0"], ["outlier=iqr", "outlier.action=maybe"],
+    ["split.val_size=0"], ["experiment_name=.."], ["tracking.uri=sqlite://relative.db"], ["model.hidden=[0]"],
+    ["augment=mixup", "augment.alpha=-1"], ["quality.bins=1"], ["dataset=digits", "+dataset.colour=1"],
+    ["data.memory_budget=lots"], ["+data.budget=1GB"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args", BAD, ids=lambda a: " ".join(a))
+def test_precheck_raises_what_full_validation_raises(tmp_path: Path, args: list[str]) -> None:
+    """The reference is runner.job.validate on the real registries."""
+    from runner.job import COMPONENT_GROUPS, validate
+
+    assert tuple(COMPONENT_GROUPS) == pc.GROUPS
+    components.load_builtin()
+    pc.save_schema(tmp_path)
+    plain = to_plain(compose([*FAST, *args]))
+    with pytest.raises(ConfigError) as full:
+        validate(plain)
+    with pytest.raises(ConfigError) as quick:
+        pc.precheck(plain, tmp_path)
+    assert str(quick.value) == str(full.value)
+
+
+def test_precheck_passes_valid_configs_and_ignores_a_stale_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    components.load_builtin()
+    assert pc.precheck(to_plain(compose(FAST)), tmp_path) is False  # no schema yet: nothing checked
+    pc.save_schema(tmp_path)
+    for overrides in ([], ["experiment=boss_battle"], ["resampler=smote", "loss=focal", "scaler=robust"], ["outlier=iqr", "outlier.action=clip"]):
+        assert pc.precheck(to_plain(compose([*FAST, *overrides])), tmp_path) is True
+    doc = json.loads(pc.schema_path(tmp_path).read_text())
+    assert str(Path(components.__file__).parent / "scalers.py") in doc["files"]
+    monkeypatch.setattr(pc, "_plugins", lambda: ["someone=else.module@1.0"])  # a plugin installed since
+    assert pc.load_schema(tmp_path) is None
+    monkeypatch.undo()
+    doc["files"].append(str(tmp_path / "edited.py"))  # a source file that changed (here: vanished)
+    pc.schema_path(tmp_path).write_text(json.dumps(doc))
+    assert pc.load_schema(tmp_path) is None
+    pc.schema_path(tmp_path).write_text("{not json")
+    assert pc.load_schema(tmp_path) is None and pc.precheck(to_plain(compose(["+scaler.foo=1"])), tmp_path) is False
+
+
+def test_schema_has_every_name_and_parameter_of_the_registries(tmp_path: Path) -> None:
+    """A schema missing a name or a parameter would reject a valid config: it lists what the real
+    registries accept, wrapped components' parameters (an outlier's ``action``) included."""
+    components.load_builtin()
+    pc.save_schema(tmp_path)
+    schema = pc.load_schema(tmp_path)
+    assert schema is not None
+    for kind in pc.GROUPS:
+        real = get_registry(kind)
+        assert schema[kind].names() == real.names(), kind
+        for name in real.names():
+            entry, stand_in = real.get(name), schema[kind].get(name)
+            assert list(stand_in.signature()) == list(entry.signature()) and stand_in.runtime == entry.runtime, (kind, name)
+
+
+def test_schema_hints_keep_what_validation_checks() -> None:
+    """Every registered parameter's hint, through JSON and back, accepts and rejects the same values
+    with the same words as the original hint."""
+    components.load_builtin()
+
+    probes = [None, True, False, 0, 1, -1, 2, 0.5, 1.5, -0.5, 100, "auto", "x", "inverse", [1, 2], [0.5, 2.0], ["a"], [[1]], {"a": 1}, [1, "a"]]
+    checked = 0
+    for kind in pc.GROUPS:
+        for entry in REGISTRIES[kind]._entries.values():
+            for name, (hint, _) in entry.signature().items():  # the wrapper's too (outlier actions)
+                if hint is inspect.Parameter.empty:
+                    continue
+                copy = pc.decode_hint(json.loads(json.dumps(pc.encode_hint(hint))))
+                literals = [v for v in getattr(hint, "__args__", ()) if isinstance(v, (str, int))]
+                for value in probes + literals:
+                    assert check_value(value, copy) == check_value(value, hint), (kind, entry.name, name, value)
+                if '"any"' not in json.dumps(pc.encode_hint(hint)):  # "any" parts accept everything: never described
+                    assert describe(copy) == describe(hint)
+                checked += 1
+    assert checked > 100
+
+
+@pytest.mark.slow
+def test_deterministic_job_without_the_compiler_stack() -> None:
+    """Two runs give identical metrics, deterministic algorithms are on, and neither dynamo nor
+    inductor was imported (``torch.use_deterministic_algorithms`` would import both)."""
+    code = """
+import json, os, sys, torch
+from runner.configs import compose
+from runner.job import JobContext, run_job
+cfg = ["dataset=breast_cancer", "model=logistic", "tracking=none", "progress=false", "quality=none", "cache.enabled=false"]
+a = run_job(compose(cfg), JobContext()).metrics
+b = run_job(compose(cfg), JobContext()).metrics
+keys = [k for k in a if k.startswith(("test/", "val/"))]
+print(json.dumps({"same": all(a[k] == b[k] for k in keys), "n": len(keys),
+    "compiler": sorted(m for m in ("torch._dynamo", "torch._inductor", "sympy") if m in sys.modules),
+    "deterministic": torch.are_deterministic_algorithms_enabled(), "warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
+    "env": os.environ.get("TORCHINDUCTOR_DETERMINISTIC")}))
+import torch._inductor.config as c
+print(json.dumps({"inductor_flag": c.deterministic}))
+"""
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    first, second = (json.loads(x) for x in res.stdout.strip().splitlines()[-2:])
+    assert first == {"same": True, "n": first["n"], "compiler": [], "deterministic": True, "warn_only": True, "env": "1"}
+    assert first["n"] > 10 and second == {"inductor_flag": True}  # imported later, inductor still gets the flag
+
+
+def test_one_mlflow_client_per_store(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from runner.tracking import MlflowTracker
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    a, b = MlflowTracker(uri=uri, experiment="x"), MlflowTracker(uri=uri, experiment="y")
+    assert a.client is b.client
+    run_a, run_b = a.start_run("a", {}), b.start_run("b", {})
+    run_a.log_metrics({"m": 1.0}), run_b.log_metrics({"m": 2.0})
+    run_a.finish(), run_b.finish()
+    reader = MlflowClient(uri)
+    assert reader.get_run(run_a.run_id).data.metrics == {"m": 1.0} and reader.get_run(run_b.run_id).data.metrics == {"m": 2.0}
+    other = MlflowTracker(uri=f"sqlite:///{tmp_path}/other.db", experiment="x")
+    assert other.client is not a.client
+    (tmp_path / "mlflow.db").unlink()  # a vanished store is opened again, not served from the cache
+    (tmp_path / "mlflow.db-wal").unlink(missing_ok=True)
+    (tmp_path / "mlflow.db-shm").unlink(missing_ok=True)
+    c = MlflowTracker(uri=uri, experiment="x")
+    assert c.client is not a.client and c.experiment_id()
+
+
+COUNT_COMPOSITIONS = """
+import json, runpy, sys
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+calls = []
+original = ConfigLoaderImpl.load_configuration
+def counted(self, *args, **kwargs):
+    calls.append(1)
+    return original(self, *args, **kwargs)
+ConfigLoaderImpl.load_configuration = counted
+sys.argv = ["runner", *json.loads(sys.argv[1])]
+try:
+    runpy.run_module("runner", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+print("COMPOSED=%d" % len(calls), file=sys.stderr)
+"""
+
+
+@pytest.mark.slow  # three small jobs in a subprocess
+def test_sweep_composes_each_job_once(tmp_path: Path) -> None:
+    """Hydra composes the master config twice (its mode, then the run), and each job once: the
+    sweeper's check of the batch used to be composed again by the launcher (2 + 2 x jobs)."""
+    from omegaconf import OmegaConf
+
+    args = ["-m", "seed=0,1,2", "dataset=breast_cancer", "model=logistic", "tracking=none", "quality=none",
+            "progress=false", "cache.enabled=false", f"paths.outputs={tmp_path}"]  # fmt: skip
+    res = subprocess.run([sys.executable, "-c", COUNT_COMPOSITIONS, json.dumps(args)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    composed = [line for line in res.stderr.splitlines() if line.startswith("COMPOSED=")]
+    assert composed == ["COMPOSED=5"], res.stderr[-3000:]
+    jobs = sorted(tmp_path.glob("multirun/*/*/*/.hydra/config.yaml"))
+    hydra = [OmegaConf.load(p.parent / "hydra.yaml").hydra for p in jobs]
+    assert [OmegaConf.load(p).seed for p in jobs] == [0, 1, 2] and [h.job.num for h in hydra] == [0, 1, 2]
+    assert [h.overrides.task[0] for h in hydra] == ["seed=0", "seed=1", "seed=2"]  # each job got its own config
+    assert res.stdout.count("test/roc_auc") == 3 and "FAILED" not in res.stderr, res.stderr[-3000:]  # every job ran
