@@ -31,11 +31,13 @@ def _hf_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     datasets.disable_progress_bars()
 
 
+_URI_ENV = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_tracking_uri() -> Iterator[None]:
     """``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI`` (so subprocesses inherit
     it): a test that calls it in-process would redirect every later ``cli()`` run to its store."""
-    before = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     yield
     if "mlflow" in sys.modules:
         import mlflow.tracking._model_registry.utils as registry
@@ -43,7 +45,7 @@ def _no_leaked_tracking_uri() -> Iterator[None]:
 
         tracking._tracking_uri = None
         registry._registry_uri = None
-    for key, value in before.items():
+    for key, value in _URI_ENV.items():  # the session's start, not the test's: module fixtures set it too
         if value is None:
             os.environ.pop(key, None)
         else:
