@@ -8,8 +8,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from components.errors import ConfigError
-from runner.clean_exit import one_line
+from runner.clean_exit import one_line, user_errors
 from runner.configs import CONFIG_DIR  # absolute: `python -m runner` and `dq-run` find the same conf/
 
 log = logging.getLogger("runner")
@@ -75,13 +74,10 @@ def _fail_fast(cfg: DictConfig) -> None:
     from runner.configs import to_plain
     from runner.precheck import precheck
 
-    try:
+    with user_errors():
         plain = to_plain(cfg)
         cache_dir = (plain.get("cache") or {}).get("dir")
         _schema_fresh = bool(cache_dir) and precheck(plain, cache_dir)
-    except ConfigError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        sys.exit(1)
 
 
 def _remember_schema(cfg: DictConfig) -> None:

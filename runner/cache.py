@@ -70,8 +70,22 @@ class CacheEntry:
         self.key = key
         self.inputs = json.loads(json.dumps(dict(inputs or {}), sort_keys=True, default=str))
 
-    def _meta(self, sha256: str, **extra: Any) -> str:
-        return json.dumps({**extra, "key": self.key, "inputs": self.inputs, "code": code_version(self.code), "sha256": sha256})
+    def _meta(self, sha256: str, **extra: Any) -> dict[str, Any]:
+        return {**extra, "key": self.key, "inputs": self.inputs, "code": code_version(self.code), "sha256": sha256}
+
+    def _read(self) -> tuple[Mapping[str, Any], str, Any]:
+        """(meta, sha256 of the payload as read, the value to return); raises on an unreadable file."""
+        raise NotImplementedError
+
+    def load(self) -> Any:
+        """The entry's value if present and verified; None (recompute) otherwise."""
+        if not self.path.exists():
+            return None
+        try:
+            meta, sha256, value = self._read()
+        except Exception as exc:  # truncated file, bad JSON, missing fields: a corrupt entry
+            return self._reject(f"unreadable ({type(exc).__name__}: {str(exc)[:120]})")
+        return value if self._verified(meta, sha256) else None
 
     def _verified(self, meta: Mapping[str, Any], sha256: str) -> bool:
         """True when ``meta`` belongs to this key, inputs and code and ``sha256`` is the payload's."""
@@ -115,21 +129,13 @@ class ResampleCache(CacheEntry):
     kind = "resample"
     suffix = ".npz"
 
-    def load(self) -> tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, str]] | None:
-        """The entry if present and verified; None (recompute) otherwise."""
-        if not self.path.exists():
-            return None
-        try:
-            with np.load(self.path, allow_pickle=False) as f:
-                meta = json.loads(str(f["meta"]))
-                X, y = f["X"], f["y"]
-        except Exception as exc:  # truncated zip, bad JSON, missing arrays: a corrupt entry
-            return self._reject(f"unreadable ({type(exc).__name__}: {str(exc)[:120]})")
-        if not self._verified(meta, checksum(X, y)):
-            return None
-        return X, y, meta["report"], meta["tags"]
+    def _read(self) -> tuple[Mapping[str, Any], str, Any]:
+        with np.load(self.path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            X, y = f["X"], f["y"]
+        return meta, checksum(X, y), (X, y, meta["report"], meta["tags"])
 
     def save(self, X: np.ndarray, y: np.ndarray, report: Mapping[str, float], tags: Mapping[str, str]) -> None:
         """Write the entry atomically; a full disk skips caching (with a warning), never the job."""
-        meta = self._meta(checksum(X, y), report=dict(report), tags=dict(tags))
+        meta = json.dumps(self._meta(checksum(X, y), report=dict(report), tags=dict(tags)))
         self._write(lambda tmp: np.savez(tmp, X=X, y=y, meta=np.array(meta)))

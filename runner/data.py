@@ -6,6 +6,7 @@ source has one. The encoder is fitted on the training split only.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,9 +52,15 @@ class PreparedData:
     def one_hot(self, X: np.ndarray) -> np.ndarray:
         """A split as quality and drift read it: numeric columns, then one-hot categories
         (``one_hot_names``); codes are labels, so a mean or a KS test over them means nothing."""
+        return self._one_hot_step.transform(X)
+
+    @functools.cached_property
+    def _one_hot_step(self) -> Any:
+        """The one-hot step of the training categories (fixed by the encoder), built once per job."""
         from runner.encoding import OneHotLast
 
-        return OneHotLast(self.encoder.roles_).fit(X).transform(X)
+        roles = self.encoder.roles_
+        return OneHotLast(roles).fit(np.zeros((1, len(roles.names)), np.float32))  # categories come from the roles, not rows
 
     @property
     def one_hot_names(self) -> list[str]:

@@ -157,9 +157,13 @@ class Preprocessor:
         if given != self.roles.categorical_features:
             raise ValueError(f"the resampler was built with categorical_features={given}; these roles need {self.roles.categorical_features}")
 
+    def roles_for(self, n_columns: int) -> ColumnRoles:
+        """The roles of an encoded matrix of ``n_columns`` columns (without roles: all numeric)."""
+        return self.roles or ColumnRoles(numeric=tuple(str(i) for i in range(n_columns)))
+
     def pipeline(self, n_columns: int, cache: ResampleCache | None = None) -> Pipeline:
         """The imbalanced-learn Pipeline over an encoded matrix of ``n_columns`` columns (unfitted)."""
-        roles = self.roles or ColumnRoles(numeric=tuple(str(i) for i in range(n_columns)))
+        roles = self.roles_for(n_columns)
         drops = hasattr(self.outlier, "fit_resample")  # drop: a sampler; clip / flag: transformers
         outlier = (OutlierRows if drops else OutlierColumns)(self.outlier, roles.numeric_features)
         reducer = on_numeric(self.reducer, roles) if self.reducer is not None else "passthrough"
@@ -187,20 +191,21 @@ class Preprocessor:
         report["time/resample_s"] = resample._seconds
         return X, y, report
 
-    def fitted(self, name: str) -> Any:
-        """The fitted ``outlier``, ``scaler``, ``reducer`` or ``resampler`` (ColumnTransformer fits a clone)."""
+    def _fitted_pipeline(self) -> Pipeline:
         if not hasattr(self, "pipeline_"):
             raise NotFittedError("Preprocessor: call fit_resample before transform.")
-        step = self.pipeline_.named_steps[name]
+        return self.pipeline_
+
+    def fitted(self, name: str) -> Any:
+        """The fitted ``outlier``, ``scaler``, ``reducer`` or ``resampler`` (ColumnTransformer fits a clone)."""
+        step = self._fitted_pipeline().named_steps[name]
         if isinstance(step, ColumnTransformer):
             return step.named_transformers_["numeric"]
         return getattr(step, "step", getattr(step, "resampler", None))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Validation/test/serving path: outlier clip/flag, scaler, reducer, one-hot; no row dropped or added."""
-        if not hasattr(self, "pipeline_"):
-            raise NotFittedError("Preprocessor: call fit_resample before transform.")
-        return self.pipeline_.transform(X)
+        return self._fitted_pipeline().transform(X)
 
     def without_resampler(self) -> Preprocessor:
         """A shallow copy for serving: the same fitted steps, the train-only resampler left out (its
@@ -217,4 +222,5 @@ class Preprocessor:
         return {**getattr(outlier, "tags", dict)(), **getattr(resample, "tags_", {})}
 
     def fitted_state(self) -> dict[str, Any]:
-        return {name: self.fitted(name).fitted_state() for name in ("outlier", "scaler", "reducer", "resampler") if self.fitted(name) is not None}
+        steps = {name: self.fitted(name) for name in ("outlier", "scaler", "reducer", "resampler")}
+        return {name: step.fitted_state() for name, step in steps.items() if step is not None}

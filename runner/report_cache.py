@@ -45,18 +45,9 @@ class ReportCache(CacheEntry):
     suffix = ".json"
     code = REPORT_CODE
 
-    def load(self) -> Any:
-        """The cached value if present and verified, else None."""
-        if not self.path.exists():
-            return None
-        try:
-            doc = json.loads(self.path.read_text())
-            meta, payload = doc["meta"], doc["payload"]
-        except Exception as exc:  # truncated or foreign file
-            return self._reject(f"unreadable ({type(exc).__name__}: {str(exc)[:120]})")
-        if not self._verified(meta, _sha(payload)):
-            return None
-        return _decode(json.loads(payload))
+    def _read(self) -> tuple[Mapping[str, Any], str, Any]:
+        doc = json.loads(self.path.read_text())
+        return doc["meta"], _sha(doc["payload"]), _decode(json.loads(doc["payload"]))
 
     def save(self, value: Any) -> bool:
         """Store ``value`` if it round-trips through JSON unchanged; True when stored."""
@@ -66,7 +57,7 @@ class ReportCache(CacheEntry):
             return False
         if not same(_decode(json.loads(payload)), value):
             return False
-        doc = json.dumps({"meta": json.loads(self._meta(_sha(payload))), "payload": payload})
+        doc = json.dumps({"meta": self._meta(_sha(payload)), "payload": payload})
         self._write(lambda tmp: Path(tmp).write_text(doc))
         return True
 

@@ -14,7 +14,6 @@ from sklearn.neighbors import NearestNeighbors
 from components.errors import ConfigError
 from components.neighbors import neighbors
 from components.resamplers import strategy_by_id
-from runner.encoding import ColumnRoles
 from runner.pipeline import Preprocessor
 from runner.streaming import INDEX_RESAMPLERS, StreamedTrain
 
@@ -91,7 +90,7 @@ class StreamedPreprocessor:
         encoded, y_sample = train.encode(train.sample_rows), y[train.sample_rows]
         pipe, sample = pre.pipeline(encoded.shape[1]), encoded
         pre.pipeline_ = pipe
-        numeric = (pre.roles or ColumnRoles(numeric=tuple(map(str, range(encoded.shape[1]))))).numeric_features
+        numeric = pre.roles_for(encoded.shape[1]).numeric_features
         self.scaler_fit_ = "sample"
         if not isinstance(pipe.named_steps["scaler"], str):  # an all-categorical table has no numeric step
             sample, _ = pipe.named_steps["outlier"].fit_resample(sample, y_sample)  # outlier=none on this path

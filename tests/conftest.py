@@ -19,6 +19,13 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)  # tests name their stores; a develo
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
 FAST = ["debug=fast"]  # conf/debug/fast.yaml: 2 epochs, big batches, no progress bar, no plots, no label-issue search
+# Config mistakes and the one line each prints: the full validation (test_cli) and the fast
+# pre-import check (test_startup) must both give exactly these.
+CONFIG_MISTAKES = [
+    (["scaler.name=standrd"], "Error: scaler.name: unknown scaler 'standrd'. Did you mean 'standard'? Available: l2, minmax, none, robust, standard, whiten."),
+    (["+model.hiden=[8]"], "Error: model.hiden: unknown parameter of model 'mlp'. Did you mean 'hidden'? Accepted: hidden, dropout, activation."),
+    (["loss=weighted_ce", "loss.beta=1.5"], "Error: loss.beta: got 1.5; expected a number in [0, 1)."),
+]  # fmt: skip
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import ROOT, cli
+from tests.conftest import CONFIG_MISTAKES, ROOT, cli
 
 pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes
 
@@ -64,9 +64,7 @@ def test_failed_job_does_not_stop_the_sweep(outputs: Path) -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["scaler.name=standrd"], "Error: scaler.name: unknown scaler 'standrd'. Did you mean 'standard'? Available: l2, minmax, none, robust, standard, whiten."),
-        (["+model.hiden=[8]"], "Error: model.hiden: unknown parameter of model 'mlp'. Did you mean 'hidden'? Accepted: hidden, dropout, activation."),
-        (["loss=weighted_ce", "loss.beta=1.5"], "Error: loss.beta: got 1.5; expected a number in [0, 1)."),
+        *CONFIG_MISTAKES,
         (["model=cnn"], "Error: model.name: 'cnn' needs an image dataset (one image or array column), e.g. dataset=digits dataset.as_image=true; use model=mlp for tables."),
         (["dataset=hf", "dataset.path=csv", "dataset.data_files=/no/such.csv"], "Error: dataset.data_files: file not found: '/no/such.csv'."),
         (["dataset=hf"], "Error: dataset.path: a value is required (it is ??? in the config); set it, e.g. dataset.path=<value>."),

@@ -16,7 +16,7 @@ from components.registry import REGISTRIES, check_value, describe, get_registry
 import runner.job  # noqa: F401  (every kind registered: components, the trainer, the trackers)
 from runner import precheck as pc
 from runner.configs import to_plain
-from tests.conftest import CONF, FAST, ROOT, compose
+from tests.conftest import CONF, CONFIG_MISTAKES, FAST, ROOT, compose
 
 HEAVY = ("torch", "sklearn", "mlflow", "datasets", "matplotlib", "scipy", "pandas",
          # the runner's modules that import them: the job and its stages, the model export, streaming
@@ -68,9 +68,7 @@ def schema_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["scaler.name=standrd"], "Error: scaler.name: unknown scaler 'standrd'. Did you mean 'standard'? Available: l2, minmax, none, robust, standard, whiten."),
-        (["+model.hiden=[8]"], "Error: model.hiden: unknown parameter of model 'mlp'. Did you mean 'hidden'? Accepted: hidden, dropout, activation."),
-        (["loss=weighted_ce", "loss.beta=1.5"], "Error: loss.beta: got 1.5; expected a number in [0, 1)."),
+        *CONFIG_MISTAKES,
         (["trainer.lr=-1"], "Error: trainer.lr: got -1; expected a number > 0."),
         (["split.test_size=1.5"], None),
         (["experiment_name=a/b"], None),
