@@ -23,11 +23,18 @@ pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes
 TINY = ["progress=false", "dataset=breast_cancer", "quality=none", "trainer.epochs=2"]
 
 
+def _as_at_a_terminal() -> None:
+    """Ctrl-C reaches the job as it does from a terminal. A suite started in the background
+    (``make test &``, ``nohup``) passes SIGINT on as *ignored*, and a process that inherits an
+    ignored SIGINT keeps ignoring it (POSIX; Python then installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "runner", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True,
+        text=True, start_new_session=True, preexec_fn=_as_at_a_terminal,
     )  # fmt: skip
 
 
@@ -118,7 +125,6 @@ def _stop_a_sweep(tmp_path: Path, signum: int, *launcher: str, running: int = 1)
     return proc, err, _runs(tmp_path, "stopped")
 
 
-@pytest.mark.xfail(strict=False, reason="KNOWN, open: passes alone; in the full suite since the startup merge the sweep ends (rc 0) before SIGINT reaches it. Under investigation, see the session note")
 def test_ctrl_c_on_a_sequential_sweep_closes_child_and_parent_killed(tmp_path: Path) -> None:
     proc, err, runs = _stop_a_sweep(tmp_path, signal.SIGINT)
     assert proc.returncode == 130 and "Traceback" not in err and "interrupted by SIGINT" in err
