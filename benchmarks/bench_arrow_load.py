@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from runner.encoding import numeric_matrix
+from runner.tables.encoding import numeric_matrix
 
 
 def best_of(fn, repeat: int = 5) -> float:

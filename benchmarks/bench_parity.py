@@ -34,9 +34,9 @@ COMMON = ["tracking=none", "quality=none", "progress=false", "scaler=standard", 
 def same_rows(overrides: list[str], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The training and test matrices a job with these overrides trains and tests on."""
     import components
-    from runner.configs import compose, to_plain
-    from runner.data import prepare
-    from runner.stages import build_preprocessor
+    from runner.cli.configs import compose, to_plain
+    from runner.tables.data import prepare
+    from runner.jobs.stages import build_preprocessor
 
     components.load_builtin()
     plain = to_plain(compose([*COMMON, *overrides, f"seed={seed}"]))
@@ -47,8 +47,8 @@ def same_rows(overrides: list[str], seed: int) -> tuple[np.ndarray, np.ndarray, 
 
 
 def scores(y: np.ndarray, proba: np.ndarray) -> tuple[float, float]:
-    """ROC-AUC and log loss exactly as the runner computes them (``runner.evaluation``)."""
-    from runner.evaluation import classification_metrics
+    """ROC-AUC and log loss exactly as the runner computes them (``runner.fitting.evaluation``)."""
+    from runner.fitting.evaluation import classification_metrics
 
     m = classification_metrics(y, proba, [str(i) for i in range(proba.shape[1])])
     return m["roc_auc"], m["log_loss"]
@@ -71,8 +71,8 @@ def theirs(model: str, overrides: list[str], seed: int) -> tuple[float, float, f
 
 
 def ours(model: str, overrides: list[str], seed: int) -> tuple[float, float, float]:
-    from runner.configs import compose
-    from runner.job import JobContext, run_job
+    from runner.cli.configs import compose
+    from runner.jobs.job import JobContext, run_job
 
     m = run_job(compose([*COMMON, *overrides, f"model={model}", f"seed={seed}"]), JobContext()).metrics
     return m["test/roc_auc"], m["test/log_loss"], m["time/train_s"]

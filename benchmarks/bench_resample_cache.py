@@ -14,8 +14,8 @@ import time
 
 import datasets
 
-from runner.configs import compose
-from runner.job import JobContext, run_job
+from runner.cli.configs import compose
+from runner.jobs.job import JobContext, run_job
 
 LOSSES = ("ce", "focal", "weighted_ce", "class_balanced_focal")
 

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from components.losses import LOSSES
 from components.models import mlp
-from runner.training import TrainerSettings, resolve_device, train
+from runner.fitting.training import TrainerSettings, resolve_device, train
 
 
 def make_data(rows: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,7 +47,7 @@ def baseline(X: torch.Tensor, y: torch.Tensor, batch: int, epochs: int, device: 
 
 
 def ours(X: torch.Tensor, y: torch.Tensor, batch: int, epochs: int, device: torch.device) -> float:
-    """runner.training.train, including its one host sync and validation pass per epoch."""
+    """runner.fitting.training.train, including its one host sync and validation pass per epoch."""
     torch.manual_seed(0)
     model = mlp(in_features=20, num_classes=2).to(device)
     settings = TrainerSettings(batch_size=batch, epochs=epochs, deterministic=False)

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq  # noqa: E402
 
 import components  # noqa: E402
 from components.datasets import DATASETS  # noqa: E402
-from runner.encoding import TableEncoder  # noqa: E402
+from runner.tables.encoding import TableEncoder  # noqa: E402
 
 
 def timed(fn):  # noqa: ANN001, ANN201

@@ -13,7 +13,7 @@ first. Each reducer wraps scikit-learn:
 * ``variance_threshold``: ``VarianceThreshold``, drops features whose train variance ≤ threshold.
 * ``none``: identity.
 
-They act on the numeric columns (categorical codes pass by them, runner/pipeline.py) and log
+They act on the numeric columns (categorical codes pass by them, runner/tables/pipeline.py) and log
 ``data/n_features_in``, ``data/n_features_out`` and, for pca, ``reducer/explained_variance``.
 """
 from __future__ import annotations

@@ -188,8 +188,8 @@ HOMES: dict[str, tuple[str, ...]] = {
     "model": ("components.models",),
     "quality": ("components.quality",),
     "importance": ("components.drift",),
-    "trainer": ("runner.training",),
-    "tracking": ("runner.tracking",),
+    "trainer": ("runner.fitting.settings",),
+    "tracking": ("runner.tracker.tracking",),
 }
 
 

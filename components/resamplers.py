@@ -11,7 +11,7 @@ SMOTE-NC / SMOTE-N here). This module holds their shared base, which adds:
   k + 1 rows; otherwise a clear error, or with ``on_small_class: adapt`` a lowered k, a
   warning, and a tag on the run;
 * categorical columns, by index (``categorical_features``, imbalanced-learn's parameter): the
-  columns hold category codes (one-hot comes after resampling, runner/pipeline.py). ``smote``
+  columns hold category codes (one-hot comes after resampling, runner/tables/pipeline.py). ``smote``
   runs imbalanced-learn's SMOTE-NC on mixed data and SMOTE-N on all-categorical data (tagged
   ``resample.method``); ``smotenc`` / ``smoten`` insist on their kind of data; ``random_over``
   (without shrinkage) and ``random_under`` only copy or drop whole rows, so codes survive. Every

@@ -1,4 +1,7 @@
-"""The thin, linear assembly of one job: data -> pipeline -> training -> evaluation -> tracking."""
-from runner.configs import register_resolvers
+"""dq-runner: the commands at the top level, the rest grouped by concern (README's Layout section maps it).
+
+Importing the package registers the OmegaConf resolvers every command's configs use, and nothing heavier.
+"""
+from runner.cli.configs import register_resolvers
 
 register_resolvers()

@@ -8,8 +8,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from runner.clean_exit import one_line, user_errors
-from runner.configs import CONFIG_DIR  # absolute: `python -m runner` and `dq-run` find the same conf/
+from runner.cli.clean_exit import one_line, user_errors
+from runner.cli.configs import CONFIG_DIR  # absolute: `python -m runner` and `dq-run` find the same conf/
 
 log = logging.getLogger("runner")
 
@@ -20,18 +20,18 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
     User mistakes (``ConfigError``, store and disk problems) print as one clean line; other
     errors keep their traceback. Ctrl-C / SIGTERM propagate (the run is already KILLED).
     """
-    from runner import signals
+    from runner.cli import signals
 
     signals.install()  # also in launcher workers: SIGTERM there closes the child run KILLED
     _fail_fast(cfg)
     import datasets  # heavy imports here, so --help, --cfg, tab completion and config mistakes stay fast
 
-    from runner.job import JobContext, run_job
-    from runner.sweep import write_failure
+    from runner.jobs.job import JobContext, run_job
+    from runner.cli.sweep import write_failure
 
     import mlflow  # noqa: F401  (its log handler exists from here: filtered below)
 
-    from runner.sweep import _redact_log_handlers
+    from runner.cli.sweep import _redact_log_handlers
 
     _redact_log_handlers()
     datasets.disable_progress_bars()
@@ -48,7 +48,7 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
             write_failure(ctx.output_dir, ctx.overrides, exc, getattr(exc, "mlflow_run_id", None))
             log.error("job %s FAILED: %s", ctx.run_name, message or f"{type(exc).__name__}: {exc}")
             return None
-        if message is not None:  # the same line as every command's (runner/clean_exit.py)
+        if message is not None:  # the same line as every command's (runner/cli/clean_exit.py)
             print(f"Error: {message}", file=sys.stderr)
             sys.exit(1)
         raise
@@ -63,7 +63,7 @@ _schema_fresh = False  # this process has checked (or written) the registry sche
 
 def _fail_fast(cfg: DictConfig) -> None:
     """A single run whose mistake the registry schema can see exits here, before torch,
-    scikit-learn, MLflow and datasets are imported (``runner.precheck``). Sweeps skip it: their
+    scikit-learn, MLflow and datasets are imported (``runner.cli.precheck``). Sweeps skip it: their
     first job pays the imports anyway, and a failed job there is recorded, not exited."""
     global _schema_fresh
     from hydra.core.hydra_config import HydraConfig
@@ -71,8 +71,8 @@ def _fail_fast(cfg: DictConfig) -> None:
 
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         return
-    from runner.configs import to_plain
-    from runner.precheck import precheck
+    from runner.cli.configs import to_plain
+    from runner.cli.precheck import precheck
 
     with user_errors():
         plain = to_plain(cfg)
@@ -87,7 +87,7 @@ def _remember_schema(cfg: DictConfig) -> None:
         return
     _schema_fresh = True
     try:
-        from runner.precheck import load_schema, save_schema
+        from runner.cli.precheck import load_schema, save_schema
 
         cache_dir = cfg.get("cache", {}).get("dir")
         if cache_dir and load_schema(cache_dir) is None:
@@ -118,8 +118,8 @@ def _hydra_main(cfg: DictConfig) -> Any:
 
 def main() -> None:
     """The CLI: output redacted (Hydra's lines included), Ctrl-C/SIGTERM -> runs KILLED, 130/143."""
-    from runner import signals
-    from runner.redaction import install_stream_redaction
+    from runner.cli import signals
+    from runner.tracker.redaction import install_stream_redaction
 
     install_stream_redaction()
     signals.install()
@@ -131,7 +131,7 @@ def main() -> None:
     try:
         _hydra_main()
     except KeyboardInterrupt as exc:
-        from runner.sweep import abort_active
+        from runner.cli.sweep import abort_active
 
         line = abort_active(signals.signal_name(exc)) or f"Interrupted by {signals.signal_name(exc)}; the run is marked KILLED."
         print(line, file=sys.stderr)

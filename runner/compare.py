@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from components.errors import ConfigError
 from components.keys import segment
-from runner.compare_stats import bootstrap_ci, default_baseline, paired, sweep_orders
-from runner.tracking import is_dead
-from runner.clean_exit import user_errors
+from runner.reporting.compare_stats import bootstrap_ci, default_baseline, paired, sweep_orders
+from runner.tracker.tracking import is_dead
+from runner.cli.clean_exit import user_errors
 
 DEFAULT_URI = f"sqlite:///{Path('outputs').resolve()}/mlflow.db"
 
@@ -41,8 +40,8 @@ def default_uri() -> str:
 
 def open_store(uri: str) -> Any:
     """The tracker for a store that must already exist: reading never creates an empty one."""
-    from runner.redaction import redact
-    from runner.tracking import MlflowTracker
+    from runner.tracker.redaction import redact
+    from runner.tracker.tracking import MlflowTracker
 
     tracker = MlflowTracker(uri=uri)
     if not tracker.exists():
@@ -264,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="register the best arm's model (its run nearest the arm's median) as a new version of NAME")  # fmt: skip
     args = parser.parse_args(argv)
     by = [k.strip() for k in args.by.split(",")] if args.by else None
-    from runner.redaction import install_stream_redaction
+    from runner.tracker.redaction import install_stream_redaction
 
     install_stream_redaction()
     with user_errors():  # a store problem (TrackingError) too: one line
@@ -275,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{failed} run(s) FAILED (listed per arm in the 'failed' column).")
     print(f"\nWritten: {files['markdown']}, {files['csv']}, {files['chart']}")
     if args.register:
-        from runner.registry_ops import register_best
+        from runner.tracker.registry_ops import register_best
 
         print(register_best(args.target, args.register, args.metric, by, args.tracking_uri, args.lower_is_better,
                             files["markdown"].read_text()))  # fmt: skip

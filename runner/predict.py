@@ -1,6 +1,6 @@
 """``python -m runner.predict <run_id | runs:/<id>/model | models:/<name>/<version>> <data> --output preds.parquet``
 
-Scores raw rows with a job's logged model (see runner/model_export.py): ``<data>`` is a csv,
+Scores raw rows with a job's logged model (see runner/model/model_export.py): ``<data>`` is a csv,
 parquet, json or jsonl file, a folder written by ``datasets``' ``save_to_disk`` (a Dataset, or a
 DatasetDict with ``--split``), or anything ``datasets.load_dataset`` opens: a folder of data
 files, a HuggingFace dataset id (from the local cache when offline).
@@ -80,7 +80,7 @@ def open_data(source: str, split: str | None) -> tuple[Any, int]:
 
 def batches(data: Any, rows: int, size: int) -> Iterator[Any]:
     """Pandas batches of the raw rows (HF splits: ClassLabel ids decoded to names)."""
-    from runner.inference import raw_frame
+    from runner.model.inference import raw_frame
 
     for start in range(0, rows, size):
         stop = min(rows, start + size)
@@ -121,7 +121,7 @@ def predict(model: Any, data: Any, rows: int, batch_size: int = 10_000, progress
     from mlflow.exceptions import MlflowException
     from tqdm.auto import tqdm
 
-    from runner.inference import InputError
+    from runner.model.inference import InputError
 
     columns = list(data.columns) if hasattr(data, "columns") else list(data.column_names)
     specs = check_columns(model, columns)

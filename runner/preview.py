@@ -14,19 +14,19 @@ import hydra
 from omegaconf import DictConfig
 
 from components.errors import ConfigError
-from runner.configs import CONFIG_DIR
-from runner.clean_exit import user_errors
+from runner.cli.configs import CONFIG_DIR
+from runner.cli.clean_exit import user_errors
 
 
 def preview(cfg: DictConfig, path: Path, samples: int = 8, copies: int = 4) -> Path:
     """The grid of training images as the job feeds them (after outliers, scaler and resampler)."""
     import components
-    from runner import plots
-    from runner.configs import to_plain
-    from runner.job import validate
-    from runner.stages import PREVIEW_STAGES
-    from runner.state import JobState, run_stages
-    from runner.tracking import Run
+    from runner.reporting import plots
+    from runner.cli.configs import to_plain
+    from runner.jobs.job import validate
+    from runner.jobs.stages import PREVIEW_STAGES
+    from runner.jobs.state import JobState, run_stages
+    from runner.tracker.tracking import Run
 
     components.load_builtin()
     plain = to_plain(cfg)

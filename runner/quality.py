@@ -8,8 +8,8 @@ import hydra
 from omegaconf import DictConfig
 
 from components.errors import ConfigError
-from runner.configs import CONFIG_DIR
-from runner.clean_exit import user_errors
+from runner.cli.configs import CONFIG_DIR
+from runner.cli.clean_exit import user_errors
 
 
 def summary(quality: dict, drift: dict) -> str:
@@ -28,11 +28,11 @@ def summary(quality: dict, drift: dict) -> str:
 def eda(cfg: DictConfig, folder: Path) -> tuple[dict, dict, Path]:
     import components
     from components import get_registry
-    from runner.configs import to_plain
-    from runner.diagnostics import log_plots_and_report
-    from runner.stages import EDA_STAGES
-    from runner.state import JobState, run_stages
-    from runner.tracking import Run
+    from runner.cli.configs import to_plain
+    from runner.reporting.diagnostics import log_plots_and_report
+    from runner.jobs.stages import EDA_STAGES
+    from runner.jobs.state import JobState, run_stages
+    from runner.tracker.tracking import Run
 
     components.load_builtin()
     plain = to_plain(cfg)

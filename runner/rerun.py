@@ -13,8 +13,8 @@ import sys
 import yaml
 
 from runner.compare import default_uri, open_store
-from runner.redaction import install_stream_redaction
-from runner.clean_exit import user_errors
+from runner.tracker.redaction import install_stream_redaction
+from runner.cli.clean_exit import user_errors
 
 
 def quote_override(key: str, value: str) -> str:
@@ -27,9 +27,9 @@ def quote_override(key: str, value: str) -> str:
 def rerun(run_id: str, uri: str | None = None) -> tuple[str, dict[str, tuple[float, float]]]:
     import datasets
 
-    from runner import provenance
-    from runner.configs import compose
-    from runner.job import JobContext, run_job
+    from runner.jobs import provenance
+    from runner.cli.configs import compose
+    from runner.jobs.job import JobContext, run_job
 
     datasets.disable_progress_bars()
     uri = uri or default_uri()

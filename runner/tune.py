@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import ConfigError
-from runner import signals
-from runner.redaction import install_stream_redaction
-from runner.clean_exit import user_errors
+from runner.cli import signals
+from runner.tracker.redaction import install_stream_redaction
+from runner.cli.clean_exit import user_errors
 
 
 @dataclass
@@ -76,9 +76,9 @@ def tune(
     import datasets
     import optuna
 
-    from runner.configs import compose, to_plain
-    from runner.job import JobContext, run_job, validate
-    from runner.tracking import build_tracker
+    from runner.cli.configs import compose, to_plain
+    from runner.jobs.job import JobContext, run_job, validate
+    from runner.tracker.tracking import build_tracker
 
     datasets.disable_progress_bars()
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.configs import compose  # noqa: F401  (re-exported for the tests)
+from runner.cli.configs import compose  # noqa: F401  (re-exported for the tests)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -11,7 +11,7 @@ import components
 from components import get_registry
 from components.augment import MixedTargets, hsv_shift
 from components.errors import ConfigError
-from runner.training import TrainerSettings, train
+from runner.fitting.training import TrainerSettings, train
 
 components.load_builtin()
 SHAPE = (3, 8, 8)

@@ -19,9 +19,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import components
 from components import get_registry
 from components.errors import ConfigError
-from runner.cache import ResampleCache
-from runner.encoding import TableEncoder
-from runner.pipeline import Preprocessor
+from runner.jobs.cache import ResampleCache
+from runner.tables.encoding import TableEncoder
+from runner.tables.pipeline import Preprocessor
 
 components.load_builtin()
 NAMES = ["no", "yes"]
@@ -216,7 +216,7 @@ def test_a_resampler_built_without_the_categorical_indices_is_caught() -> None:
 
 
 def test_quality_and_drift_read_numeric_then_one_hot_columns(tmp_path: Path) -> None:
-    from runner.data import prepare
+    from runner.tables.data import prepare
 
     df = frame()
     df.to_csv(tmp_path / "t.csv", index=False)

@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from runner.compare import compare
-from runner.job import JobContext, run_job
+from runner.jobs.job import JobContext, run_job
 from runner.rerun import rerun
 from tests.conftest import FAST, ROOT, cli, compose
 
@@ -93,8 +93,8 @@ def test_experiment_name_must_stay_under_the_artifact_root(name: str, outputs: P
 
 def test_a_bogus_sampling_strategy_is_caught_in_validation() -> None:
     from components.errors import ConfigError
-    from runner.configs import to_plain
-    from runner.job import validate
+    from runner.cli.configs import to_plain
+    from runner.jobs.job import validate
 
     with pytest.raises(ConfigError, match=r"resampler.sampling_strategy: got 'bogus'; expected one of 'auto', 'minority'"):
         validate(to_plain(compose(["resampler=smote", "resampler.sampling_strategy=bogus"])))

@@ -10,8 +10,8 @@ import yaml
 
 import components
 from components import HOMES, get_registry
-from runner.configs import to_plain
-from runner.job import COMPONENT_GROUPS, JobContext, run_job, validate
+from runner.cli.configs import to_plain
+from runner.jobs.job import COMPONENT_GROUPS, JobContext, run_job, validate
 from tests.conftest import CONF, FAST, compose
 
 components.load_builtin()
@@ -119,7 +119,7 @@ def test_experiment_without_m_is_one_run_and_says_how_to_run_the_comparison(expe
     from hydra.core.hydra_config import HydraConfig
 
     from runner.__main__ import hint_single_arm
-    from runner.configs import CONFIG_DIR, register_resolvers
+    from runner.cli.configs import CONFIG_DIR, register_resolvers
 
     register_resolvers()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

@@ -22,8 +22,8 @@ from components.drift import drift_flags, feature_drift
 from components.errors import ConfigError
 from components.quality import confident_issues, out_of_fold_proba
 from runner.compare import compare
-from runner.compare_stats import bootstrap_ci
-from runner.evaluation import check_evaluation, classification_metrics, positive_class
+from runner.reporting.compare_stats import bootstrap_ci
+from runner.fitting.evaluation import check_evaluation, classification_metrics, positive_class
 from tests.conftest import FAST, cli, compose
 
 components.load_builtin()
@@ -50,7 +50,7 @@ def test_balanced_weights_are_sklearns(counts: list[int]) -> None:
 
 
 def test_whitened_raw_breast_cancer_has_identity_covariance() -> None:
-    from runner.data import prepare
+    from runner.tables.data import prepare
 
     data = prepare({"name": "breast_cancer"}, {}, 0)
     for method in ("zca", "pca"):
@@ -159,7 +159,7 @@ def test_t_interval_would_leave_zero_one_but_bootstrap_does_not() -> None:
 def _store_runs(uri: str, experiment: str, arms: list[str], key: str, sweep_overrides: str | None) -> None:
     """Runs written through the runner's own tracker: a parent (when ``sweep_overrides``) and
     one child per arm and seed, in the order given, with a metric that differs per arm."""
-    from runner.tracking import MlflowTracker
+    from runner.tracker.tracking import MlflowTracker
 
     tracker = MlflowTracker(uri=uri, experiment=experiment)
     sweep_id = f"s-{experiment}"
@@ -245,7 +245,7 @@ def test_hf_reads_a_save_to_disk_folder(tmp_path: Path, kind: str) -> None:
 
 
 def test_preview_shows_the_raw_image_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from runner import plots
+    from runner.reporting import plots
     from runner.preview import preview
 
     seen = {}
@@ -284,7 +284,7 @@ def test_sweep_without_a_parent_run_launches_no_job(tmp_path: Path) -> None:
 def test_job_logs_summaries_as_metrics_tables_as_artifacts_and_splits_as_inputs(outputs: Path) -> None:
     from mlflow import MlflowClient
 
-    from runner.job import JobContext, run_job
+    from runner.jobs.job import JobContext, run_job
 
     base = [*FAST, "dataset=breast_cancer", f"paths.outputs={outputs}", "experiment_name=t_conventions"]
     result = run_job(compose(base), JobContext(overrides=base))
@@ -316,7 +316,7 @@ def test_job_logs_summaries_as_metrics_tables_as_artifacts_and_splits_as_inputs(
 def test_system_metrics_are_logged_when_asked(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
-    from runner.tracking import MlflowTracker, build_tracker
+    from runner.tracker.tracking import MlflowTracker, build_tracker
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     tracker = MlflowTracker(uri=uri, experiment="t_system", system_metrics=True, system_metrics_interval_s=0.5)

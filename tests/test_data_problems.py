@@ -1,6 +1,6 @@
 """Every data problem ends in one line naming the file/column/rows and the fix, before training.
 
-Real files, read through the real ``datasets`` loaders and ``runner.data.prepare``."""
+Real files, read through the real ``datasets`` loaders and ``runner.tables.data.prepare``."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from components.errors import ConfigError
-from runner.data import prepare
+from runner.tables.data import prepare
 from tests.conftest import cli
 
 ROWS = ["a,b,label", *[f"{i % 7},{i * 0.5},{i % 2}" for i in range(60)]]

@@ -12,8 +12,8 @@ import pytest
 import components
 from components.datasets import DATASETS
 from components.errors import ConfigError
-from runner.data import prepare, split_loaded
-from runner.encoding import UNKNOWN
+from runner.tables.data import prepare, split_loaded
+from runner.tables.encoding import UNKNOWN
 
 components.load_builtin()
 

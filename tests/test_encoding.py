@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from components.errors import ConfigError
-from runner.encoding import UNKNOWN, TableEncoder, numeric_matrix
+from runner.tables.encoding import UNKNOWN, TableEncoder, numeric_matrix
 
 
 def table() -> hf.Dataset:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from runner.tracking import MlflowTracker
+from runner.tracker.tracking import MlflowTracker
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes

@@ -8,7 +8,7 @@ import yaml
 from mlflow import MlflowClient
 
 from components.errors import ConfigError
-from runner.job import JobContext, run_job
+from runner.jobs.job import JobContext, run_job
 from tests.conftest import FAST, compose
 
 pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes

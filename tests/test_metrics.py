@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from runner.evaluation import classification_metrics, confusion
+from runner.fitting.evaluation import classification_metrics, confusion
 
 
 def test_macro_f1_is_mean_of_per_class_f1_from_confusion() -> None:

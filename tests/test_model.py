@@ -16,11 +16,11 @@ from mlflow import MlflowClient
 import components
 from components.datasets import DATASETS
 from components.errors import ConfigError
-from runner.data import check_split, labels, split_loaded
-from runner.encoding import UNKNOWN
-from runner.evaluation import classification_metrics, positive_class
-from runner.inference import PROBA_PREFIX, raw_frame, to_dataset
-from runner.job import JobContext, run_job
+from runner.tables.data import check_split, labels, split_loaded
+from runner.tables.encoding import UNKNOWN
+from runner.fitting.evaluation import classification_metrics, positive_class
+from runner.model.inference import PROBA_PREFIX, raw_frame, to_dataset
+from runner.jobs.job import JobContext, run_job
 from tests.conftest import FAST, ROOT, compose
 
 
@@ -46,13 +46,13 @@ def store(outputs: Path) -> str:
 def job(outputs: Path, experiment: str, *overrides: str) -> tuple[str, dict[str, Any]]:
     cfg = compose([*FAST, f"paths.outputs={outputs}", f"experiment_name={experiment}", *overrides])
     result = run_job(cfg, JobContext(overrides=list(overrides)))
-    from runner.configs import to_plain
+    from runner.cli.configs import to_plain
 
     return result.run_id, to_plain(cfg)
 
 
 def raw_test_split(plain: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    """The job's raw test rows and labels, rebuilt from its config as runner.data does."""
+    """The job's raw test rows and labels, rebuilt from its config as runner.tables.data does."""
     components.load_builtin()
     loaded = DATASETS.build(plain["dataset"], "dataset")
     test_size, val_size = check_split(plain.get("split", {}))
@@ -239,8 +239,8 @@ def test_an_image_column_takes_decoded_pixels_like_the_encoder_reads_them(mode: 
     import datasets as hf
     from PIL import Image
 
-    from runner.encoding import TableEncoder
-    from runner.inference import raw_columns
+    from runner.tables.encoding import TableEncoder
+    from runner.model.inference import raw_columns
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (3, 4, 5, 3), dtype=np.uint8)
@@ -255,8 +255,8 @@ def test_an_image_column_takes_decoded_pixels_like_the_encoder_reads_them(mode: 
 
 
 def test_no_model_without_mlflow_or_when_switched_off_and_bad_numbers_are_one_line(csv_model: tuple[str, Any]) -> None:
-    from runner import model_export
-    from runner.inference import InputError
+    from runner.model import model_export
+    from runner.model.inference import InputError
 
     assert not model_export.enabled({"tracking": {"name": "none"}})
     assert not model_export.enabled({"tracking": {"name": "mlflow", "log_model": False}})
@@ -268,8 +268,8 @@ def test_no_model_without_mlflow_or_when_switched_off_and_bad_numbers_are_one_li
 def test_vector_bool_and_classlabel_columns_convert_like_the_training_split() -> None:
     import datasets as hf
 
-    from runner.encoding import TableEncoder
-    from runner.inference import raw_columns
+    from runner.tables.encoding import TableEncoder
+    from runner.model.inference import raw_columns
 
     features = hf.Features({"v": hf.List(hf.Value("float32"), length=3), "b": hf.Value("bool"), "n": hf.Value("int64"),
                             "c": hf.ClassLabel(names=["lo", "hi"])})  # fmt: skip

@@ -11,10 +11,10 @@ import pytest
 
 import components
 from components import get_registry
-from runner.data import prepare
-from runner.job import execute
-from runner.pipeline import Preprocessor
-from runner.tracking import Run
+from runner.tables.data import prepare
+from runner.jobs.job import execute
+from runner.tables.pipeline import Preprocessor
+from runner.tracker.tracking import Run
 from tests.conftest import FAST, compose
 
 components.load_builtin()
@@ -113,7 +113,7 @@ class Recorder(Run):
 @pytest.mark.slow
 def test_whole_job_val_metrics_ignore_the_test_split(two_sources) -> None:
     """Training, early stopping and validation never read the test split: val metrics are identical."""
-    from runner.configs import to_plain
+    from runner.cli.configs import to_plain
 
     results = []
     for cfg in two_sources:

@@ -61,7 +61,7 @@ def postgres_uri() -> Iterator[str]:
 def test_jobs_and_sweeps_track_to_postgresql(postgres_uri: str, tmp_path) -> None:
     from mlflow import MlflowClient
 
-    from runner.job import JobContext, run_job
+    from runner.jobs.job import JobContext, run_job
 
     art = f"tracking.artifact_root={tmp_path}/artifacts"
     result = run_job(compose([*FAST, f"tracking.uri={postgres_uri}", art, f"paths.outputs={tmp_path}", "experiment_name=pg"]), JobContext())

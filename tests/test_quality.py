@@ -13,7 +13,7 @@ from scipy.spatial.distance import jensenshannon
 
 from components.drift import DomainClassifierImportance, binned, divergences, drift_report
 from components.quality import QualitySettings, consistency_and_duplicates, label_issues, near_zero_variance, quality_report
-from runner.job import JobContext, run_job
+from runner.jobs.job import JobContext, run_job
 from tests.conftest import FAST, ROOT, compose
 
 
@@ -88,7 +88,7 @@ def test_near_zero_variance_follows_caret_rule() -> None:
 def test_completeness_counts_nulls_and_nans(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0] * 10, "b": ["x", None, "y", "x"] * 10, "y": [0, 1] * 20}).to_csv(path, index=False)
-    from runner.data import prepare
+    from runner.tables.data import prepare
 
     data = prepare({"name": "hf", "path": "csv", "data_files": str(path), "label": "y"}, {"test_size": 0.25, "val_size": 0.25}, 0)
     r = quality_report(data.train.X, data.train.y, data.feature_names, data.class_names, QualitySettings(label_issues=False), 0, data.raw_train, data.raw_features)

@@ -10,9 +10,9 @@ from sklearn.random_projection import GaussianRandomProjection, SparseRandomProj
 import components
 from components import get_registry
 from components.errors import ConfigError
-from runner.stages import resample_cache as _resample_cache
-from runner.encoding import ColumnRoles
-from runner.pipeline import Preprocessor
+from runner.jobs.stages import resample_cache as _resample_cache
+from runner.tables.encoding import ColumnRoles
+from runner.tables.pipeline import Preprocessor
 
 components.load_builtin()
 REDUCERS = get_registry("reducer")

@@ -54,7 +54,7 @@ def report(outputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A binary job's real ``report/quality.html`` artifact, read back from its MLflow store."""
     from mlflow import MlflowClient
 
-    from runner.job import JobContext, run_job
+    from runner.jobs.job import JobContext, run_job
 
     overrides = [*FAST, "dataset=breast_cancer", "quality.plots=true", f"paths.outputs={outputs}", "experiment_name=t_report_browser"]
     result = run_job(compose(overrides), JobContext(overrides=overrides))

@@ -11,12 +11,12 @@ from mlflow import MlflowClient
 
 import components
 from components import get_registry
-from runner.cache import ResampleCache
-from runner.configs import to_plain
-from runner.data import prepare
-from runner.diagnostics import data_reports
-from runner.job import JobContext, run_job
-from runner.report_cache import ReportCache, cached_data_reports, report_cache, same
+from runner.jobs.cache import ResampleCache
+from runner.cli.configs import to_plain
+from runner.tables.data import prepare
+from runner.reporting.diagnostics import data_reports
+from runner.jobs.job import JobContext, run_job
+from runner.jobs.report_cache import ReportCache, cached_data_reports, report_cache, same
 from tests.conftest import FAST, compose
 
 BASE = [*FAST, "dataset=breast_cancer", "model=logistic"]
@@ -100,8 +100,8 @@ def test_streamed_report_is_keyed_by_its_sample_and_encoded_only_on_a_miss(tmp_p
     another sample is another entry, and a hit does not encode the sample (report_view) again."""
     import sys
 
-    import runner.streaming as streaming
-    from runner.streaming import prepare_within_budget, report_view
+    import runner.tables.streaming as streaming
+    from runner.tables.streaming import prepare_within_budget, report_view
     from tests.conftest import ROOT
 
     sys.path.insert(0, str(ROOT / "benchmarks"))

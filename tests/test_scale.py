@@ -1,4 +1,4 @@
-"""data.memory_budget and the streamed path (runner/memory.py, runner/streaming.py, runner/streamed_fit.py).
+"""data.memory_budget and the streamed path (runner/tables/memory.py, runner/tables/streaming.py, runner/tables/streamed_fit.py).
 
 Small tables, the streamed path forced by a small budget: every check compares it with the
 in-memory path at the same seed, or reads a real MLflow store back.
@@ -14,11 +14,11 @@ import pytest
 
 import components
 from components.errors import ConfigError
-from runner.job import JobContext, run_job, validate
-from runner.stages import build_preprocessor
-from runner.memory import IN_MEMORY_COPIES, check_data, encoded_width, parse_budget
-from runner.streamed_fit import StreamedPreprocessor
-from runner.streaming import prepare_within_budget, report_view
+from runner.jobs.job import JobContext, run_job, validate
+from runner.jobs.stages import build_preprocessor
+from runner.tables.memory import IN_MEMORY_COPIES, check_data, encoded_width, parse_budget
+from runner.tables.streamed_fit import StreamedPreprocessor
+from runner.tables.streaming import prepare_within_budget, report_view
 from tests.conftest import FAST, ROOT, compose
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -38,7 +38,7 @@ def _overrides(table: Path, *extra: str) -> list[str]:
 
 
 def _plain(table: Path, *extra: str) -> dict:
-    from runner.configs import to_plain
+    from runner.cli.configs import to_plain
 
     return to_plain(compose(_overrides(table, *extra)))
 
@@ -170,8 +170,8 @@ def test_streamed_standard_scaler_job_is_close(tmp_path: Path, table: Path) -> N
 
 
 def test_report_on_a_seeded_sample(table: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import runner.streaming as streaming
-    from runner.diagnostics import data_reports
+    import runner.tables.streaming as streaming
+    from runner.reporting.diagnostics import data_reports
 
     monkeypatch.setattr(streaming, "MIN_SAMPLE_ROWS", 500)
     monkeypatch.setattr(streaming, "MAX_SAMPLE_ROWS", 500)
@@ -218,7 +218,7 @@ def test_streamed_training_is_minibatch_only(table: Path) -> None:
 
     from components import get_registry
     from components.augment import NoAugment
-    from runner.training import train
+    from runner.fitting.training import train
 
     plain = _plain(table, "model=logistic", f"data.memory_budget={SMALL}")
     data = prepare_within_budget(plain, 0)
@@ -241,7 +241,7 @@ def test_a_sharded_arrow_cache_loads(tmp_path: Path, monkeypatch: pytest.MonkeyP
     import pyarrow.parquet as pq
 
     from components.hf_source import hf_dataset
-    from runner.encoding import numeric_matrix
+    from runner.tables.encoding import numeric_matrix
 
     monkeypatch.setattr(datasets.config, "MAX_SHARD_SIZE", 20_000)
     path = write_table(tmp_path / "sharded.parquet", 3000, group=500)

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runner.inference import PROBA_PREFIX
-from runner.job import JobContext, run_job
+from runner.model.inference import PROBA_PREFIX
+from runner.jobs.job import JobContext, run_job
 from tests.conftest import FAST, ROOT, compose
 
 

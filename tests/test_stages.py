@@ -9,10 +9,10 @@ import pytest
 
 import components
 from components import get_registry
-from runner.configs import to_plain
-from runner.stages import EDA_STAGES, JOB_STAGES, PREVIEW_STAGES
-from runner.state import JobState, Logged, run_stages
-from runner.tracking import Run
+from runner.cli.configs import to_plain
+from runner.jobs.stages import EDA_STAGES, JOB_STAGES, PREVIEW_STAGES
+from runner.jobs.state import JobState, Logged, run_stages
+from runner.tracker.tracking import Run
 from tests.conftest import FAST, ROOT, compose
 
 GROUPS = ("outlier", "scaler", "reducer", "resampler", "importance", "model", "loss", "augment")
@@ -108,7 +108,8 @@ def test_the_job_returns_preprocessing_and_final_metrics_and_logs_the_data_repor
 
 
 def test_preview_shows_the_rows_the_job_trains_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from runner import plots, preview
+    from runner import preview
+    from runner.reporting import plots
 
     seen: dict[str, Any] = {}
 

@@ -13,14 +13,14 @@ import pytest
 import components
 from components.errors import ConfigError
 from components.registry import REGISTRIES, check_value, describe, get_registry
-import runner.job  # noqa: F401  (every kind registered: components, the trainer, the trackers)
+import runner.jobs.job  # noqa: F401  (every kind registered: components, the trainer, the trackers)
 from runner import precheck as pc
-from runner.configs import to_plain
+from runner.cli.configs import to_plain
 from tests.conftest import CONF, CONFIG_MISTAKES, FAST, ROOT, compose
 
 HEAVY = ("torch", "sklearn", "mlflow", "datasets", "matplotlib", "scipy", "pandas",
          # the runner's modules that import them: the job and its stages, the model export, streaming
-         "runner.job", "runner.stages", "runner.model_export", "runner.inference", "runner.streaming", "runner.streamed_fit")  # fmt: skip
+         "runner.jobs.job", "runner.jobs.stages", "runner.model.model_export", "runner.model.inference", "runner.tables.streaming", "runner.tables.streamed_fit")  # fmt: skip
 PROBE = """
 import json, runpy, sys
 sys.argv = ["runner", *json.loads(sys.argv[1])]
@@ -93,8 +93,8 @@ BAD = [
 
 @pytest.mark.parametrize("args", BAD, ids=lambda a: " ".join(a))
 def test_precheck_raises_what_full_validation_raises(tmp_path: Path, args: list[str]) -> None:
-    """The reference is runner.job.validate on the real registries."""
-    from runner.job import COMPONENT_GROUPS, validate
+    """The reference is runner.jobs.job.validate on the real registries."""
+    from runner.jobs.job import COMPONENT_GROUPS, validate
 
     assert tuple(COMPONENT_GROUPS) == pc.GROUPS
     components.load_builtin()
@@ -168,8 +168,8 @@ def test_deterministic_job_without_the_compiler_stack() -> None:
     inductor was imported (``torch.use_deterministic_algorithms`` would import both)."""
     code = """
 import json, os, sys, torch
-from runner.configs import compose
-from runner.job import JobContext, run_job
+from runner.cli.configs import compose
+from runner.jobs.job import JobContext, run_job
 cfg = ["dataset=breast_cancer", "model=logistic", "tracking=none", "progress=false", "quality=none", "cache.enabled=false"]
 a = run_job(compose(cfg), JobContext()).metrics
 b = run_job(compose(cfg), JobContext()).metrics
@@ -191,7 +191,7 @@ print(json.dumps({"inductor_flag": c.deterministic}))
 def test_one_mlflow_client_per_store(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
-    from runner.tracking import MlflowTracker
+    from runner.tracker.tracking import MlflowTracker
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     a, b = MlflowTracker(uri=uri, experiment="x"), MlflowTracker(uri=uri, experiment="y")

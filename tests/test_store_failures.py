@@ -12,8 +12,8 @@ import pytest
 from mlflow import MlflowClient
 
 from components.errors import ConfigError
-from runner.job import JobContext, run_job
-from runner.tracking import MlflowTracker, TrackingError
+from runner.jobs.job import JobContext, run_job
+from runner.tracker.tracking import MlflowTracker, TrackingError
 from tests.conftest import FAST, cli, compose
 
 TINY = [*FAST, "dataset=breast_cancer"]
@@ -25,7 +25,7 @@ TINY = [*FAST, "dataset=breast_cancer"]
     ("postgresql://u:pw@h/db?x", None),  # well-formed: accepted by the check
 ])  # fmt: skip
 def test_malformed_uri_is_a_config_error_before_any_run(uri: str, expected: str | None, tmp_path: Path) -> None:
-    from runner.store import check_uri
+    from runner.tracker.store import check_uri
 
     if expected is None:
         check_uri(uri)

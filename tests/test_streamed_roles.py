@@ -1,4 +1,4 @@
-"""The streamed path (runner/streamed_fit.py) with column roles: a table with categorical columns,
+"""The streamed path (runner/tables/streamed_fit.py) with column roles: a table with categorical columns,
 trained from the Arrow cache, gets the same preprocessed rows as the in-memory Pipeline (the
 reference, itself checked against scikit-learn and imbalanced-learn in tests/test_column_roles.py),
 and the served preprocessor (the train-only resampler left out) transforms rows the same way."""
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import components
-from runner.configs import compose, to_plain
-from runner.stages import build_preprocessor
-from runner.streamed_fit import StreamedPreprocessor
-from runner.streaming import prepare_within_budget
+from runner.cli.configs import compose, to_plain
+from runner.jobs.stages import build_preprocessor
+from runner.tables.streamed_fit import StreamedPreprocessor
+from runner.tables.streaming import prepare_within_budget
 from tests.conftest import FAST
 from tests.test_column_roles import frame
 

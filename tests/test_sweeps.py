@@ -10,7 +10,7 @@ from scipy import stats
 
 from components.errors import ConfigError
 from runner.compare import compare
-from runner.job import JobContext, run_job
+from runner.jobs.job import JobContext, run_job
 from runner.rerun import rerun
 from tests.conftest import FAST, compose
 
@@ -92,7 +92,7 @@ def test_resume_skips_finished_and_reruns_failed(outputs: Path) -> None:
     # a FAILED run with the same hash is not a reason to skip
     failed_run = client.create_run(exp.experiment_id, tags={"config_hash": "deadbeefdeadbeef"})
     client.set_terminated(failed_run.info.run_id, "FAILED")
-    from runner.tracking import MlflowTracker
+    from runner.tracker.tracking import MlflowTracker
 
     tracker = MlflowTracker(uri=f"sqlite:///{outputs}/mlflow.db", experiment="t_resume")
     assert tracker.finished_run("deadbeefdeadbeef") is None

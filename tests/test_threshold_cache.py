@@ -8,8 +8,8 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.metrics import f1_score
 
-from runner.job import JobContext, run_job
-from runner.threshold import DecisionRule, best_binary_threshold, best_class_bias
+from runner.jobs.job import JobContext, run_job
+from runner.fitting.threshold import DecisionRule, best_binary_threshold, best_class_bias
 from tests.conftest import FAST, compose
 
 

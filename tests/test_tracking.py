@@ -10,9 +10,9 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from runner.job import JobContext, run_job
+from runner.jobs.job import JobContext, run_job
 from components.keys import KeyMap, key_ok, segment
-from runner.tracking import MlflowTracker
+from runner.tracker.tracking import MlflowTracker
 from tests.conftest import FAST, compose
 
 HOSTILE = [".", "..", "a//b", "x/", "a+b/../x", "c:d €", "a+b", "a_b", "größe", "", " pad ", "/abs", "~", "x" * 300, "日本"]
@@ -103,7 +103,7 @@ def test_a_running_run_is_dead_only_when_its_process_is_gone_or_its_pid_reused(t
     import socket
     import subprocess
 
-    from runner.tracking import is_dead
+    from runner.tracker.tracking import is_dead
 
     tracker = _tracker(tmp_path, "liveness")
     gone = subprocess.Popen(["true"])

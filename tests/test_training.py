@@ -14,10 +14,10 @@ import components
 from components import get_registry
 from components.errors import ConfigError
 from components.models import logistic
-from runner.configs import compose
-from runner.job import JobContext, run_job
-from runner.monitor import Monitor, check_monitor, validation_weights
-from runner.training import TrainerSettings, init_output_bias, resolve_optimizer, train
+from runner.cli.configs import compose
+from runner.jobs.job import JobContext, run_job
+from runner.fitting.monitor import Monitor, check_monitor, validation_weights
+from runner.fitting.training import TrainerSettings, init_output_bias, resolve_optimizer, train
 from tests.conftest import FAST
 
 CE = {"name": "ce"}
@@ -193,7 +193,7 @@ def test_kept_epoch_and_monitor_are_logged(outputs) -> None:
 def test_per_epoch_metrics_equal_scikit_learns(k: int, weighted: bool) -> None:
     from sklearn import metrics as skm
 
-    from runner.monitor import fast_binary_auc, fast_log_loss, fast_macro_f1
+    from runner.fitting.monitor import fast_binary_auc, fast_log_loss, fast_macro_f1
 
     rng = np.random.default_rng(k)
     y = rng.integers(0, k, 500)

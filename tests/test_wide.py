@@ -17,7 +17,7 @@ import components
 from components import get_registry
 from components.datasets import wide_synthetic
 from components.errors import ConfigError
-from runner.encoding import numeric_matrix
+from runner.tables.encoding import numeric_matrix
 
 components.load_builtin()
 NAMES = ["c0", "c1", "c2", "c3"]

@@ -17,8 +17,8 @@ import pytest
 import components
 from components.datasets import DATASETS
 from components.errors import ConfigError
-from runner.data import prepare
-from runner.encoding import TableEncoder
+from runner.tables.data import prepare
+from runner.tables.encoding import TableEncoder
 
 components.load_builtin()
 

@@ -1,0 +1,1 @@
+"""Training and evaluation: the loop, the convex solver, model selection, thresholds, metrics."""

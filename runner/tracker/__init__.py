@@ -1,0 +1,1 @@
+"""Experiment tracking: the tracker interface over MLflow, the store, credential redaction, the model registry."""
