@@ -14,7 +14,7 @@ import components
 from components.errors import ConfigError
 from components.registry import REGISTRIES, check_value, describe, get_registry
 import runner.jobs.job  # noqa: F401  (every kind registered: components, the trainer, the trackers)
-from runner import precheck as pc
+from runner.cli import precheck as pc
 from runner.cli.configs import to_plain
 from tests.conftest import CONF, CONFIG_MISTAKES, FAST, ROOT, compose
 
