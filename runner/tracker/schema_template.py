@@ -67,8 +67,17 @@ def seed(store: Path) -> bool:
         return False
 
 
-def discard(store: Path) -> None:
-    """MLflow refused a copy (a damaged template): drop both, so MLflow builds the store as before."""
+def discard(store: Path, uri: str) -> None:
+    """MLflow refused a copy (a damaged template): drop both, and the engine MLflow keeps for the
+    URI (its pooled connections hold the dropped file), so MLflow builds the store as before."""
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        engine = getattr(SqlAlchemyStore, "_engine_map", {}).pop(uri, None)
+        if engine is not None:
+            engine.dispose()
+    except Exception as exc:
+        log.debug("MLflow engine not disposed: %s", exc)
     for path in (store, template_path()):
         try:
             path.unlink()

@@ -148,7 +148,7 @@ class StoreMixin:
                 except Exception:
                     if not seeded:
                         raise
-                    schema_template.discard(path)  # type: ignore[arg-type]
+                    schema_template.discard(path, self.uri)  # type: ignore[arg-type]
                     client = MlflowClient(tracking_uri=self.uri)
                     client.search_experiments(max_results=1)
                 self._enable_wal()
