@@ -59,10 +59,14 @@ def seed(store: Path) -> bool:
             return False
         store.parent.mkdir(parents=True, exist_ok=True)
         tmp = store.with_name(f"{store.name}.{os.getpid()}.tmp")
-        shutil.copyfile(template, tmp)
-        os.replace(tmp, store)
+        try:
+            shutil.copyfile(template, tmp)
+            os.replace(tmp, store)
+        finally:
+            if tmp.exists():  # a copy cut short (a full disk): nothing left beside the store
+                tmp.unlink()
         return True
-    except Exception as exc:  # a cache: MLflow builds the schema itself
+    except Exception as exc:  # a cache: MLflow builds the schema itself (and reports the disk's error)
         log.debug("MLflow schema template not used: %s", exc)
         return False
 
