@@ -11,7 +11,9 @@ after a warm-up, each command in a fresh interpreter.
 ``--help`` and of the config mistake. Wall seconds mean something only on an idle machine; the
 CPU seconds are the figure to compare on a shared one.
 
-    python benchmarks/bench_startup.py [--repeats 3] [--importtime]
+``--tree PATH`` measures another checkout (e.g. the main branch before a change).
+
+    python benchmarks/bench_startup.py [--repeats 3] [--importtime] [--tree PATH]
 """
 from __future__ import annotations
 
@@ -28,10 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
-def measure(args: list[str]) -> tuple[float, float, float]:
-    """(wall s, CPU user+sys s, peak RSS MB) of one process (its own rusage, via wait4)."""
+def measure(args: list[str], tree: Path = ROOT) -> tuple[float, float, float]:
+    """(wall s, CPU user+sys s, peak RSS MB) of one process (its own rusage, via wait4) run in ``tree``."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, *args], cwd=tree, env={**ENV, "PYTHONPATH": str(tree)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     _, _, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = 0  # reaped here; keep Popen from waiting again
@@ -53,6 +56,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to measure")
+    parser.add_argument("--only", help="measure only the cases whose name contains this")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         job = ["-m", "runner", "dataset=breast_cancer", "progress=false"]
@@ -65,15 +70,18 @@ def main() -> None:
         }
         print(f"{'command':32s} {'wall s':>7s} {'CPU s':>7s} {'RSS MB':>7s}  (median of {args.repeats}, after a warm-up)")
         for n, (name, (argv, target, fresh_store)) in enumerate(cases.items()):
+            if args.only and args.only not in name:
+                continue
             def run(i: int) -> tuple[float, float, float]:
                 extra = [f"paths.outputs={tmp}/case{n}_{i}"] if fresh_store else []  # a fresh store per run
-                return measure([*argv, *extra])
+                return measure([*argv, *extra], args.tree)
 
             run(-1)  # warm-up: .pyc files, page cache, the registry schema
             rows = [run(i) for i in range(args.repeats)]
             wall, cpu, rss = (statistics.median(r[k] for r in rows) for k in range(3))
             verdict = "" if target is None else f"  target <= {target} s wall: {'met' if wall <= target else 'missed'}"
-            print(f"{name:32s} {wall:7.2f} {cpu:7.2f} {rss:7.0f}{verdict}", flush=True)
+            load = os.getloadavg()[0]
+            print(f"{name:32s} {wall:7.2f} {cpu:7.2f} {rss:7.0f}{verdict}  (load {load:.2f})", flush=True)
         if args.importtime:
             for name in ("--help", "config mistake (runner)"):
                 print(f"largest imports (cumulative s), {name}:")

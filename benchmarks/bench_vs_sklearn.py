@@ -18,7 +18,10 @@ Runs are interleaved (runner, script, runner, script...) and the medians compare
 change on the shared machine hits both. Prints wall and CPU (user+sys) seconds, the ratios (targets: <= 3x at 10k
 rows, <= 1.5x at 100k) and test ROC-AUC / macro-F1 per arm, mean over seeds, side by side.
 
-    python benchmarks/bench_vs_sklearn.py [--rows 10000 100000] [--repeats 3] [--report]
+``--baseline PATH`` adds a third process to every round: the runner of another checkout (e.g.
+the main branch before a change), so before / after / script are measured in the same rounds.
+
+    python benchmarks/bench_vs_sklearn.py [--rows 10000 100000] [--repeats 3] [--report] [--baseline PATH]
 """
 from __future__ import annotations
 
@@ -77,11 +80,11 @@ def peer(csv: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def timed(args: list[str]) -> tuple[float, float, str]:
-    """(wall s, CPU user+sys s, stdout) of one subprocess."""
+def timed(args: list[str], tree: Path = ROOT) -> tuple[float, float, str]:
+    """(wall s, CPU user+sys s, stdout) of one subprocess, run in the checkout ``tree``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    res = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=ENV)
+    res = subprocess.run(args, cwd=tree, capture_output=True, text=True, env={**ENV, "PYTHONPATH": str(tree)})
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if res.returncode != 0:
@@ -94,14 +97,14 @@ def run_peer(csv: Path) -> tuple[float, float, dict[str, dict[str, float]]]:
     return wall, cpu, json.loads(out.strip().splitlines()[-1])
 
 
-def run_runner(csv: Path, outputs: Path, report: bool) -> tuple[float, float]:
+def run_runner(csv: Path, outputs: Path, report: bool, tree: Path = ROOT) -> tuple[float, float]:
     from benchmarks.tables import hf_overrides
 
     args = [sys.executable, "-m", "runner", "-m", "scaler=none,standard", "resampler=none,smote",
             "+arm/class_weighting=none,inverse", "seed=" + ",".join(map(str, SEEDS)), "model=logistic",
             *hf_overrides(csv), "progress=false", f"paths.outputs={outputs}", "experiment_name=vs_sklearn",
             *(["quality.plots=false"] if report else ["quality=none"])]  # fmt: skip
-    wall, cpu, _ = timed(args)
+    wall, cpu, _ = timed(args, tree)
     return wall, cpu
 
 
@@ -138,6 +141,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--report", action="store_true", help="keep the runner's default data report")
+    parser.add_argument("--baseline", type=Path, help="another checkout's runner, measured in the same rounds")
     parser.add_argument("--peer", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer:
@@ -151,8 +155,14 @@ def main() -> None:
             csv = write_csv(churn_table(rows, seed=7), Path(tmp), f"churn_{rows}.csv")
             run_peer(csv)  # warm-up: page cache, .pyc files, the datasets cache of the CSV
             run_runner(csv, Path(tmp, f"warm_{rows}"), args.report)
-            ours, theirs, ours_metrics, theirs_metrics = [], [], {}, {}
+            if args.baseline:
+                run_runner(csv, Path(tmp, f"warm_base_{rows}"), args.report, args.baseline)
+            ours, theirs, base, ours_metrics, theirs_metrics, base_metrics = [], [], [], {}, {}, {}
             for i in range(args.repeats):
+                if args.baseline:
+                    out = Path(tmp, f"base_{rows}_{i}")
+                    base.append(run_runner(csv, out, args.report, args.baseline))
+                    base_metrics = runner_metrics(out)
                 out = Path(tmp, f"runner_{rows}_{i}")
                 ours.append(run_runner(csv, out, args.report))
                 wall, cpu, theirs_metrics = run_peer(csv)
@@ -160,11 +170,17 @@ def main() -> None:
                 ours_metrics = runner_metrics(out)
             a, ac = statistics.median(w for w, _ in ours), statistics.median(c for _, c in ours)
             b, bc = statistics.median(w for w, _ in theirs), statistics.median(c for _, c in theirs)
+            print(f"  load average at the end (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
             target = targets.get(rows)
             verdict = "" if target is None else f"(target <= {target}x: wall {'met' if a / b <= target else 'MISSED'})"
             print(f"{rows:,} rows, 24 fits{' + data report' if args.report else ''} (median of {args.repeats}, interleaved): "
                   f"runner {a:.1f} s wall / {ac:.1f} s CPU, script {b:.1f} s / {bc:.1f} s: "
                   f"{a / b:.2f}x wall, {ac / bc:.2f}x CPU {verdict}", flush=True)  # fmt: skip
+            if base:
+                c, cc = statistics.median(w for w, _ in base), statistics.median(c for _, c in base)
+                same = base_metrics == ours_metrics
+                print(f"  baseline {args.baseline}: {c:.1f} s wall / {cc:.1f} s CPU: {c / b:.2f}x wall, {cc / bc:.2f}x CPU the script; "
+                      f"this checkout / baseline {a / c:.2f}x wall, {ac / cc:.2f}x CPU; test metrics identical: {same}", flush=True)  # fmt: skip
             gap = side_by_side(ours_metrics, theirs_metrics)
             print(f"  largest per-run ROC-AUC gap: {gap:.4f}", flush=True)
 

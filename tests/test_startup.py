@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -244,3 +245,165 @@ def test_sweep_composes_each_job_once(tmp_path: Path) -> None:
     assert [OmegaConf.load(p).seed for p in jobs] == [0, 1, 2] and [h.job.num for h in hydra] == [0, 1, 2]
     assert [h.overrides.task[0] for h in hydra] == ["seed=0", "seed=1", "seed=2"]  # each job got its own config
     assert res.stdout.count("test/roc_auc") == 3 and "FAILED" not in res.stderr, res.stderr[-3000:]  # every job ran
+
+
+EAGER_OPTIM = """
+import json, sys, torch
+from runner.fitting.eager_optim import eager_class
+
+def fit(cls, **kw):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    opt = cls(model.parameters(), lr=0.05, weight_decay=1e-3, **kw)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, threshold=0.5)
+    calls = []
+    opt.register_step_pre_hook(lambda *a: calls.append("pre"))
+    opt.register_step_post_hook(lambda *a: calls.append("post"))
+    X = torch.randn(128, 6, generator=torch.Generator().manual_seed(1))
+    y = (X[:, 0] > 0).long() + (X[:, 1] > 1).long()
+    for _ in range(25):
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(X), y)
+        loss.backward()
+        opt.step()
+        sched.step(float(loss))
+    again = cls(model.parameters(), lr=1.0, **kw)
+    again.load_state_dict(opt.state_dict())
+    return [p.detach().tolist() for p in model.parameters()], calls.count("pre"), calls.count("post"), again.param_groups[0]["lr"]
+
+kinds = {"adam": (torch.optim.Adam, {}), "adamw": (torch.optim.AdamW, {}), "sgd": (torch.optim.SGD, {"momentum": 0.9})}
+eager = {k: fit(eager_class(c), **kw) for k, (c, kw) in kinds.items()}
+out = {"compiler": "torch._dynamo" in sys.modules,
+       "subclass": all(issubclass(eager_class(c), c) and eager_class(c).__name__ == c.__name__ for c, _ in kinds.values())}
+plain = {k: fit(c, **kw) for k, (c, kw) in kinds.items()}  # torch's own classes: they import dynamo
+out["compiler_after_plain"] = "torch._dynamo" in sys.modules
+out["same"] = eager == plain
+out["hooks"] = sorted({(v[1], v[2]) for v in eager.values()})
+out["lrs"] = sorted({v[3] for v in eager.values()})
+breaks = []
+original = torch._dynamo.graph_break
+torch._dynamo.graph_break = lambda: breaks.append(1)
+try:
+    later = {k: fit(eager_class(c), **kw) for k, (c, kw) in kinds.items()}
+finally:
+    torch._dynamo.graph_break = original
+out["same_later"] = later == plain
+out["graph_breaks"] = len(breaks)
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow  # torch, then torch._dynamo, in a subprocess
+def test_eager_optimizers_match_torch_without_the_compiler() -> None:
+    """Adam, AdamW and SGD from ``eager_class`` give torch's own classes' parameters bit for bit
+    (with step hooks, an LR scheduler and a state_dict round trip) without importing dynamo; once
+    dynamo is imported, their step goes through torch's own ``_use_grad`` (its graph breaks run)."""
+    res = subprocess.run([sys.executable, "-c", EAGER_OPTIM], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["compiler"] is False and out["subclass"] is True and out["compiler_after_plain"] is True
+    assert out["same"] is True and out["same_later"] is True
+    assert out["hooks"] == [[25, 25]] and 0 < max(out["lrs"]) < 0.05  # the scheduler lowered them
+    assert out["graph_breaks"] == 2 * 25 * 3  # torch's _use_grad: two per step
+
+
+MLP_JOB = """
+import json, sys
+from runner.cli.configs import compose
+from runner.jobs.job import JobContext, run_job
+import runner.fitting.eager_optim as eager_optim
+cfg = ["dataset=breast_cancer", "tracking=none", "progress=false", "quality=none", "cache.enabled=false", "trainer.epochs=4"]
+a = run_job(compose(cfg), JobContext()).metrics
+compiler = sorted(m for m in ("torch._dynamo", "torch._inductor", "sympy") if m in sys.modules)
+eager_optim.eager_class = lambda cls: cls  # torch's own optimizer classes (they import dynamo)
+b = run_job(compose(cfg), JobContext()).metrics
+keys = [k for k in a if k.startswith(("test/", "val/"))]
+print(json.dumps({"compiler": compiler, "n": len(keys), "same": all(a[k] == b[k] for k in keys),
+                  "optimizer": a.get("train/optimizer"), "plain_loaded_dynamo": "torch._dynamo" in sys.modules}))
+"""
+
+
+@pytest.mark.slow  # two MLP jobs in a subprocess
+def test_mlp_job_without_the_compiler_and_with_the_same_metrics() -> None:
+    """The default (MLP, Adam) job imports neither dynamo nor inductor nor sympy, and its test and
+    validation metrics equal those of the same job trained by torch's own optimizer class."""
+    res = subprocess.run([sys.executable, "-c", MLP_JOB], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["compiler"] == [] and out["n"] > 10 and out["same"] is True and out["plain_loaded_dynamo"] is True
+
+
+def _schema(db: Path) -> tuple[dict[str, list[Any]], list[Any]]:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        names = [n for (n,) in con.execute("select name from sqlite_master where type='table'")]
+        columns = {n: sorted(con.execute(f'pragma table_info("{n}")').fetchall()) for n in names}
+        return columns, con.execute("select version_num from alembic_version").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.slow  # MLflow builds two schemas (~2 s each)
+def test_new_store_is_a_copy_of_mlflows_empty_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow import MlflowClient
+    from mlflow.store.db import utils
+
+    from runner.tracker import schema_template
+    from runner.tracker.tracking import MlflowTracker
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    template = schema_template.template_path()
+    assert not template.exists() and str(tmp_path) in str(template)
+    reference = tmp_path / "reference.db"  # built by MLflow alone
+    MlflowClient(f"sqlite:///{reference}").search_experiments()
+
+    def roundtrip(db: Path) -> None:
+        tracker = MlflowTracker(uri=f"sqlite:///{db}", experiment="x")
+        run = tracker.start_run("r", {"t": "1"})
+        run.log_metrics({"m": 2.5})
+        run.finish()
+        assert MlflowClient(f"sqlite:///{db}").get_run(run.run_id).data.metrics == {"m": 2.5}
+        assert _schema(db) == _schema(reference)
+
+    roundtrip(tmp_path / "first.db")  # builds the template, then copies it
+    assert template.is_file()
+    migrations = []
+    monkeypatch.setattr(utils, "_upgrade_db", lambda engine: migrations.append(engine))
+    roundtrip(tmp_path / "second.db")
+    assert migrations == []  # the copy was opened as an existing store
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    template.write_bytes(b"not a database" * 100)  # damaged: MLflow refuses the copy, builds the store itself
+    roundtrip(tmp_path / "third.db")
+    assert not template.exists()
+
+
+def test_sweep_parses_each_config_file_once_and_composes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``parse_each_config_file_once`` (``-m`` sweeps) every composition equals Hydra's own,
+    a file is parsed once however many compositions read it, and no two compositions share objects."""
+    from hydra._internal.core_plugins.file_config_source import FileConfigSource
+    from hydra._internal.core_plugins.importlib_resources_config_source import ImportlibResourcesConfigSource
+    from omegaconf import OmegaConf
+
+    import runner.__main__ as cli
+    from runner.cli.configs import compose as compose_job
+
+    arms = [[f"scaler={s}", f"resampler={r}", "seed=1"] for s in ("none", "standard") for r in ("none", "smote")]
+    before = [OmegaConf.to_yaml(compose_job(a)) for a in arms]
+    for source in (FileConfigSource, ImportlibResourcesConfigSource):
+        monkeypatch.setattr(source, "load_config", source.load_config)  # restored after the test
+    parsed: list[str] = []
+    loader = OmegaConf.load
+    monkeypatch.setattr(OmegaConf, "load", staticmethod(lambda f: parsed.append(getattr(f, "name", str(f))) or loader(f)))
+    cli.parse_each_config_file_once()
+    cli.parse_each_config_file_once()  # a second call patches nothing more
+    first = compose_job(arms[0])
+    after = [OmegaConf.to_yaml(compose_job(a)) for a in arms]
+    assert after == before
+    assert parsed and len(parsed) == len(set(parsed))  # conf/config.yaml, scaler/none.yaml... once each
+    assert any(name.endswith("scaler/standard.yaml") for name in parsed)
+    again = compose_job(arms[0])
+    again.scaler.name = "changed"
+    assert first.scaler.name == "none" and compose_job(arms[0]).scaler.name == "none"

@@ -64,7 +64,7 @@ def _deterministic_algorithms() -> None:
     ``torch._inductor.config`` (which pulls in dynamo, sympy and mpmath: ~1.5 s) made only to set
     inductor's ``deterministic`` flag. The flag is set on the config module if something already
     imported it, else through the variable that module reads when first imported. (torch.optim's
-    ``step()`` imports dynamo on its own, so this saves the import for L-BFGS fits, not Adam's.)"""
+    optimizers import dynamo on their own: ``make_optimizer`` builds them without that import.)"""
     import sys
 
     inductor = sys.modules.get("torch._inductor.config")
@@ -101,7 +101,10 @@ def resolve_optimizer(settings: TrainerSettings, model: nn.Module, augment: Any)
 
 
 def make_optimizer(name: str, settings: TrainerSettings, params: Any) -> torch.optim.Optimizer:
+    """torch's optimizer, in the subclass that spares the process torch._dynamo's import (runner/fitting/eager_optim.py)."""
+    from runner.fitting.eager_optim import eager_class
+
     if name == "sgd":
-        return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
+        return eager_class(torch.optim.SGD)(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
     cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    return cls(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    return eager_class(cls)(params, lr=settings.lr, weight_decay=settings.weight_decay)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import ConfigError
+from runner.tracker import schema_template
 from runner.tracker.redaction import redact
 
 SCHEMES = ("sqlite", "file", "http", "https", "postgresql", "mysql", "mssql", "databricks")
@@ -139,8 +140,17 @@ class StoreMixin:
 
             check_uri(self.uri)
             with translate(self.uri, "opening the store"), schema_lock(self.uri):
-                client = MlflowClient(tracking_uri=self.uri)
-                client.search_experiments(max_results=1)  # builds/migrates the schema now, under the lock
+                path = sqlite_path(self.uri)
+                seeded = path is not None and schema_template.seed(path)  # a new store: a copy of the empty schema
+                try:
+                    client = MlflowClient(tracking_uri=self.uri)
+                    client.search_experiments(max_results=1)  # builds/migrates the schema now, under the lock
+                except Exception:
+                    if not seeded:
+                        raise
+                    schema_template.discard(path, self.uri)  # type: ignore[arg-type]
+                    client = MlflowClient(tracking_uri=self.uri)
+                    client.search_experiments(max_results=1)
                 self._enable_wal()
             self._client = _OPEN[self.uri] = client
         return self._client
