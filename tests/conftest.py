@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from runner.cli.configs import compose  # noqa: F401  (re-exported for the tests)
+from tests import hydra_file_cache
+
+hydra_file_cache.install()  # each config file parsed once per session (tests/hydra_file_cache.py)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
