@@ -19,7 +19,12 @@ from runner.jobs.job import JobContext, run_job
 from runner.jobs.report_cache import ReportCache, cached_data_reports, report_cache, same
 from tests.conftest import FAST, compose
 
-BASE = [*FAST, "dataset=breast_cancer", "model=logistic"]
+# The drift report's domain classifier is the costly part of a report (gradient boosting, 3 folds:
+# ~0.5-1.4 s a report, 7 reports here); what is cached does not depend on which classifier ran, so
+# these tests take the logistic-regression fallback (a CostWarning says so, ignored below).
+CHEAP_DRIFT = "quality.max_cost_s=1e-9"
+BASE = [*FAST, "dataset=breast_cancer", "model=logistic", CHEAP_DRIFT]
+pytestmark = pytest.mark.filterwarnings("ignore::components.cost.CostWarning")
 
 
 def _entries(outputs: Path) -> list[Path]:
@@ -109,7 +114,7 @@ def test_streamed_report_is_keyed_by_its_sample_and_encoded_only_on_a_miss(tmp_p
 
     table = write_table(tmp_path / "t.parquet", 3000, minority=0.05)
     overrides = [*FAST, "dataset=hf", "dataset.path=parquet", f"dataset.data_files={table}", "quality.label_issues=false",
-                 f"paths.outputs={tmp_path}", "data.memory_budget=1MB"]  # fmt: skip
+                 f"paths.outputs={tmp_path}", "data.memory_budget=1MB", CHEAP_DRIFT]  # fmt: skip
     plain = to_plain(compose(overrides))
     settings = get_registry("quality").build(plain["quality"], "quality")
     views: list[int] = []
