@@ -22,6 +22,11 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)  # tests name their stores; a develo
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
 FAST = ["debug=fast"]  # conf/debug/fast.yaml: 2 epochs, big batches, no progress bar, no plots, no label-issue search
+# The drift report's domain classifier (gradient boosting, 3 folds) costs 0.5-1.5 s a report; tests
+# for which the report is incidental take its logistic-regression fallback (a CostWarning says so:
+# such modules ignore it with IGNORE_COST_WARNING). Tests of the drift report itself keep the default.
+CHEAP_DRIFT = "quality.max_cost_s=1e-9"
+IGNORE_COST_WARNING = pytest.mark.filterwarnings("ignore::components.cost.CostWarning")
 # Config mistakes and the one line each prints: the full validation (test_cli) and the fast
 # pre-import check (test_startup) must both give exactly these.
 CONFIG_MISTAKES = [

@@ -17,14 +17,11 @@ from runner.tables.data import prepare
 from runner.reporting.diagnostics import data_reports
 from runner.jobs.job import JobContext, run_job
 from runner.jobs.report_cache import ReportCache, cached_data_reports, report_cache, same
-from tests.conftest import FAST, compose
+from tests.conftest import CHEAP_DRIFT, FAST, IGNORE_COST_WARNING, compose
 
-# The drift report's domain classifier is the costly part of a report (gradient boosting, 3 folds:
-# ~0.5-1.4 s a report, 7 reports here); what is cached does not depend on which classifier ran, so
-# these tests take the logistic-regression fallback (a CostWarning says so, ignored below).
-CHEAP_DRIFT = "quality.max_cost_s=1e-9"
+# 7 reports here: what is cached does not depend on which drift classifier ran (CHEAP_DRIFT)
 BASE = [*FAST, "dataset=breast_cancer", "model=logistic", CHEAP_DRIFT]
-pytestmark = pytest.mark.filterwarnings("ignore::components.cost.CostWarning")
+pytestmark = IGNORE_COST_WARNING
 
 
 def _entries(outputs: Path) -> list[Path]:
