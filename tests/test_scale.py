@@ -5,6 +5,8 @@ in-memory path at the same seed, or reads a real MLflow store back.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import sys
 from pathlib import Path
 
@@ -39,6 +41,12 @@ def _overrides(table: Path, *extra: str) -> list[str]:
 
 
 def _plain(table: Path, *extra: str) -> dict:
+    """The resolved config, composed once per set of overrides (each caller gets its own copy)."""
+    return copy.deepcopy(_composed(table, *extra))
+
+
+@functools.cache
+def _composed(table: Path, *extra: str) -> dict:
     from runner.cli.configs import to_plain
 
     return to_plain(compose(_overrides(table, *extra)))
@@ -83,14 +91,30 @@ def test_width_from_schema_matches_the_encoder(tmp_path: Path) -> None:
     assert data.train.X.shape[1] == len(data.feature_names) < len(data.one_hot_names)
 
 
-@pytest.mark.parametrize("resampler", ["none", "random_over", "random_under", "smote"])
-@pytest.mark.parametrize("scaler", ["none", "standard", "robust"])
+RESAMPLERS, SCALERS = ["none", "random_over", "random_under", "smote"], ["none", "standard", "robust"]
+
+
+@functools.cache
+def _grid_nodes(table: Path) -> dict[tuple[str, str], dict]:
+    """The resampler and scaler nodes of the grid below as Hydra composes them: resampler i with
+    scaler i (mod 3) in one compose, 4 composes for the 12 pairs (a node depends on its option only)."""
+    nodes = {}
+    for i, resampler in enumerate(RESAMPLERS):
+        scaler = SCALERS[i % len(SCALERS)]
+        plain = _plain(table, f"resampler={resampler}", f"scaler={scaler}")
+        nodes["resampler", resampler], nodes["scaler", scaler] = plain["resampler"], plain["scaler"]
+    return nodes
+
+
+@pytest.mark.parametrize("resampler", RESAMPLERS)
+@pytest.mark.parametrize("scaler", SCALERS)
 def test_streamed_rows_equal_in_memory_rows(table: Path, resampler: str, scaler: str) -> None:
     """Same seed, same rows: index resamplers and per-class SMOTE pick/synthesise what they do in memory.
 
     ``standard`` is fitted by partial_fit over 6 blocks here (float rounding only); ``robust`` on
     the seeded sample, which holds every row of a table this small (so it is equal too)."""
-    plain = _plain(table, f"resampler={resampler}", f"scaler={scaler}")
+    nodes = _grid_nodes(table)
+    plain = copy.deepcopy({**_plain(table), "resampler": nodes["resampler", resampler], "scaler": nodes["scaler", scaler]})
     mem = prepare_within_budget({**plain, "data": {"memory_budget": "1TB"}}, 0)
     streamed = prepare_within_budget({**plain, "data": {"memory_budget": SMALL}}, 0)
     assert (mem.path, streamed.path) == ("in_memory", "streamed")
@@ -213,8 +237,9 @@ def test_components_that_need_every_row_are_refused(table: Path, override: str, 
 def test_in_memory_estimate_uses_the_measured_copies(table: Path) -> None:
     """3,000 rows x 32 float32 = 384 kB; the in-memory estimate is that x IN_MEMORY_COPIES."""
     need = 3000 * 32 * 4 * IN_MEMORY_COPIES
-    assert prepare_within_budget(_plain(table, f"data.memory_budget={need}"), 0).path == "in_memory"
-    assert prepare_within_budget(_plain(table, f"data.memory_budget={need - 1}"), 0).path == "streamed"
+    plain = _plain(table)
+    assert prepare_within_budget({**plain, "data": {"memory_budget": need}}, 0).path == "in_memory"
+    assert prepare_within_budget({**plain, "data": {"memory_budget": need - 1}}, 0).path == "streamed"
 
 
 def test_streamed_training_is_minibatch_only(table: Path) -> None:
