@@ -67,6 +67,17 @@ def _no_leaked_tracking_uri() -> Iterator[None]:
             os.environ[key] = value
 
 
+@pytest.fixture(autouse=True)
+def _hydras_own_parsing_in_test_startup(request: pytest.FixtureRequest) -> Iterator[None]:
+    """tests/test_startup.py counts Hydra's file parses (it checks the runner's own per-sweep cache,
+    ``parse_each_config_file_once``): its tests run on Hydra's loader, without the suite's cache."""
+    if request.module.__name__.rsplit(".", 1)[-1] != "test_startup":
+        yield
+        return
+    with hydra_file_cache.disabled():
+        yield
+
+
 @pytest.fixture(scope="session")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One outputs/ folder (and MLflow SQLite store) shared by the session: the schema is built once."""
