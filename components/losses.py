@@ -65,24 +65,28 @@ class CrossEntropy(Loss):
         return F.cross_entropy(logits, targets, reduction="none", label_smoothing=self.label_smoothing)
 
 
-def _weights_buffer(
-    scheme: WeightScheme | list[float],
-    beta: float,
-    counts: str,
-    class_counts: np.ndarray | None,
-    original_counts: np.ndarray | None,
-    key: str,
-) -> torch.Tensor:
-    """Per-class weights from whole-training-split counts (resampled or original)."""
-    source = class_counts if counts == "resampled" or original_counts is None else original_counts
-    if source is None:
-        raise ValueError("class-weighted losses need class counts from the runner")
-    params = {"beta": beta} if scheme == "effective_number" else {}
-    return torch.as_tensor(class_weights(scheme, np.asarray(source), key, **params), dtype=torch.float32)
+class _ClassWeighted(Loss):
+    """A loss with per-class weights fixed from whole-training-split counts: stores the parameters
+    the weighted losses share and builds a weight buffer from a scheme (or an explicit list)."""
+
+    def __init__(
+        self, beta: float, counts: str, label_smoothing: float, class_counts: np.ndarray | None, original_counts: np.ndarray | None
+    ) -> None:
+        super().__init__()
+        self.beta, self.counts, self.label_smoothing = beta, counts, label_smoothing
+        self.class_counts, self.original_counts = class_counts, original_counts
+
+    def _weights(self, scheme: WeightScheme | list[float], key: str) -> torch.Tensor:
+        """Per-class weights from the resampled counts (``counts: resampled``) or the original ones."""
+        source = self.class_counts if self.counts == "resampled" or self.original_counts is None else self.original_counts
+        if source is None:
+            raise ValueError("class-weighted losses need class counts from the runner")
+        params = {"beta": self.beta} if scheme == "effective_number" else {}
+        return torch.as_tensor(class_weights(scheme, np.asarray(source), key, **params), dtype=torch.float32)
 
 
 @LOSSES.register("weighted_ce", runtime=("class_counts", "original_counts"))
-class WeightedCrossEntropy(Loss):
+class WeightedCrossEntropy(_ClassWeighted):
     """−w_y log p_t, with w from a class-weight scheme (or an explicit list, one per class).
 
     ``counts: resampled`` (default) computes the weights from the training split after
@@ -100,11 +104,9 @@ class WeightedCrossEntropy(Loss):
         class_counts: np.ndarray | None = None,
         original_counts: np.ndarray | None = None,
     ) -> None:
-        super().__init__()
-        self.weights, self.beta, self.counts, self.label_smoothing = weights, beta, counts, label_smoothing
-        self.class_counts, self.original_counts = class_counts, original_counts
-        w = _weights_buffer(weights, beta, counts, class_counts, original_counts, "loss.weights")
-        self.register_buffer("class_weight", w)
+        super().__init__(beta, counts, label_smoothing, class_counts, original_counts)
+        self.weights = weights
+        self.register_buffer("class_weight", self._weights(weights, "loss.weights"))
 
     def per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         nll = F.cross_entropy(logits, targets, reduction="none", label_smoothing=self.label_smoothing)
@@ -137,7 +139,7 @@ def focal_per_sample(
 
 
 @LOSSES.register("focal", runtime=("class_counts", "original_counts"))
-class Focal(Loss):
+class Focal(_ClassWeighted):
     """Focal loss (Lin et al. 2017); with ``alpha`` set it is the alpha-balanced focal loss.
 
     ``alpha``: null (no α), a class-weight scheme (inverse, balanced, half_total, effective_number with
@@ -155,12 +157,10 @@ class Focal(Loss):
         class_counts: np.ndarray | None = None,
         original_counts: np.ndarray | None = None,
     ) -> None:
-        super().__init__()
-        self.gamma, self.beta, self.counts, self.label_smoothing = gamma, beta, counts, label_smoothing
-        self.class_counts, self.original_counts = class_counts, original_counts
-        alpha_w = None if alpha is None else _weights_buffer(alpha, beta, counts, class_counts, original_counts, "loss.alpha")
+        super().__init__(beta, counts, label_smoothing, class_counts, original_counts)
+        self.gamma = gamma
         self.alpha_scheme = alpha  # the configured alpha; ``alpha`` is the per-class weight buffer
-        self.register_buffer("alpha", alpha_w)
+        self.register_buffer("alpha", None if alpha is None else self._weights(alpha, "loss.alpha"))
 
     def per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return focal_per_sample(logits, targets, self.gamma, self.alpha, self.label_smoothing)

@@ -189,7 +189,14 @@ class MCD(_Multivariate):
 
 @dataclass(**CONTRACT)
 class _SklearnDetector(_Multivariate):
-    """A scikit-learn novelty detector in ``rule_`` (predict: -1 for an outlier)."""
+    """A scikit-learn novelty detector in ``rule_`` (predict: -1 for an outlier), made by ``_make``."""
+
+    def _make(self, X: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def fit(self, X: np.ndarray) -> _SklearnDetector:
+        self.rule_ = self._make(X).fit(X)
+        return self
 
     def flags(self, X: np.ndarray) -> np.ndarray:
         return self.rule_.predict(X) == -1
@@ -207,11 +214,10 @@ class IsolationForest(_SklearnDetector):
     n_estimators: Annotated[int, Interval(1, None)] = 100
     seed: int = 0
 
-    def fit(self, X: np.ndarray) -> IsolationForest:
+    def _make(self, X: np.ndarray) -> Any:
         from sklearn.ensemble import IsolationForest as IF
 
-        self.rule_ = IF(contamination=self.contamination, n_estimators=self.n_estimators, random_state=self.seed).fit(X)
-        return self
+        return IF(contamination=self.contamination, n_estimators=self.n_estimators, random_state=self.seed)
 
 
 @OUTLIERS.register("lof", runtime=RUNTIME, wrap=outlier_step)
@@ -223,13 +229,12 @@ class LOF(_SklearnDetector):
     n_neighbors: Annotated[int, Interval(1, None)] = 20
     max_cost_s: MaxCost = 30.0
 
-    def fit(self, X: np.ndarray) -> LOF:
+    def _make(self, X: np.ndarray) -> Any:
         from sklearn.neighbors import LocalOutlierFactor
 
         n, d = X.shape
         guard("outlier", "lof (all-pairs neighbour search)", n, d, 3.0 * n * n * d, self.max_cost_s, "use outlier=isolation_forest")
-        self.rule_ = LocalOutlierFactor(n_neighbors=self.n_neighbors, contamination=self.contamination, novelty=True).fit(X)
-        return self
+        return LocalOutlierFactor(n_neighbors=self.n_neighbors, contamination=self.contamination, novelty=True)
 
     def train_flags(self, X: np.ndarray) -> np.ndarray:
         return self.rule_.negative_outlier_factor_ < self.rule_.offset_  # the fit-time scores, not novelty ones

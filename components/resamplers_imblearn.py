@@ -22,6 +22,11 @@ def _imb(path: str) -> Any:
     return getattr(importlib.import_module(module), cls)
 
 
+def _smote(p: dict[str, Any], s: Any, seed: int) -> Any:
+    """imbalanced-learn's SMOTE: the sampler of ``smote`` and the first step of the combined ones."""
+    return _imb("imblearn.over_sampling.SMOTE")(sampling_strategy=s, random_state=seed, k_neighbors=p["k_neighbors"])
+
+
 @RESAMPLERS.register("random_over", runtime=RUNTIME)
 @dataclass(**CONTRACT)
 class RandomOver(ImblearnResampler):
@@ -59,7 +64,7 @@ class Smote(ImblearnResampler):
     categorical: ClassVar[str] = "smote"  # SMOTE-NC / SMOTE-N on categorical columns
 
     def _sampler(self, p: dict[str, Any], s: Any) -> Any:
-        return _imb("imblearn.over_sampling.SMOTE")(sampling_strategy=s, random_state=self.seed, k_neighbors=p["k_neighbors"])
+        return _smote(p, s, self.seed)
 
 
 @RESAMPLERS.register("borderline_smote", runtime=RUNTIME)
@@ -118,8 +123,7 @@ class SmoteTomek(ImblearnResampler):
     k_neighbors: K = 5
 
     def _sampler(self, p: dict[str, Any], s: Any) -> Any:
-        smote = _imb("imblearn.over_sampling.SMOTE")(sampling_strategy=s, random_state=self.seed, k_neighbors=p["k_neighbors"])
-        return _imb("imblearn.combine.SMOTETomek")(sampling_strategy=s, random_state=self.seed, smote=smote)
+        return _imb("imblearn.combine.SMOTETomek")(sampling_strategy=s, random_state=self.seed, smote=_smote(p, s, self.seed))
 
 
 @RESAMPLERS.register("smote_enn", runtime=RUNTIME)
@@ -131,9 +135,8 @@ class SmoteEnn(ImblearnResampler):
     enn_neighbors: K = 3
 
     def _sampler(self, p: dict[str, Any], s: Any) -> Any:
-        smote = _imb("imblearn.over_sampling.SMOTE")(sampling_strategy=s, random_state=self.seed, k_neighbors=p["k_neighbors"])
         enn = _imb("imblearn.under_sampling.EditedNearestNeighbours")(n_neighbors=p["enn_neighbors"])
-        return _imb("imblearn.combine.SMOTEENN")(sampling_strategy=s, random_state=self.seed, smote=smote, enn=enn)
+        return _imb("imblearn.combine.SMOTEENN")(sampling_strategy=s, random_state=self.seed, smote=_smote(p, s, self.seed), enn=enn)
 
 
 @RESAMPLERS.register("tomek", runtime=RUNTIME)

@@ -5,8 +5,8 @@ here because scikit-learn has no ZCA (its shrinkage coefficients come from sciki
 """
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any, Literal
-
 
 import numpy as np
 from sklearn import preprocessing
@@ -31,6 +31,15 @@ class Identity(FittedTransform):
     def transform(self, X: np.ndarray) -> np.ndarray:
         self._check()
         return X
+
+
+def _need_ordered(cls: type, params: dict[str, Any], key: str, low: str, high: str) -> None:
+    """The rule between two bounds of a range: ``low`` < ``high``, each side at the signature's
+    default where the config does not set it (defaults stay in one place, the signature)."""
+    defaults = inspect.signature(cls).parameters
+    lo, hi = params.get(low, defaults[low].default), params.get(high, defaults[high].default)
+    if not lo < hi:
+        raise ConfigError(f"{key}.{low} / {key}.{high}: need {low} < {high}; got {low}={lo}, {high}={hi}.")
 
 
 class _SklearnScaler(FittedTransform):
@@ -73,11 +82,9 @@ class MinMax(_SklearnScaler):
         self.b = b
         self.clip = clip
 
-    @staticmethod
-    def check_params(params: dict[str, Any], key: str) -> None:
-        a, b = params.get("a", 0.0), params.get("b", 1.0)
-        if not a < b:
-            raise ConfigError(f"{key}.a / {key}.b: need a < b; got a={a}, b={b}.")
+    @classmethod
+    def check_params(cls, params: dict[str, Any], key: str) -> None:
+        _need_ordered(cls, params, key, "a", "b")
 
     def _make(self) -> preprocessing.MinMaxScaler:
         return preprocessing.MinMaxScaler(feature_range=(self.a, self.b), clip=self.clip)
@@ -96,11 +103,9 @@ class Robust(_SklearnScaler):
         self.q_low = q_low
         self.q_high = q_high
 
-    @staticmethod
-    def check_params(params: dict[str, Any], key: str) -> None:
-        lo, hi = params.get("q_low", 25.0), params.get("q_high", 75.0)
-        if not lo < hi:
-            raise ConfigError(f"{key}.q_low / {key}.q_high: need q_low < q_high; got {lo}, {hi}.")
+    @classmethod
+    def check_params(cls, params: dict[str, Any], key: str) -> None:
+        _need_ordered(cls, params, key, "q_low", "q_high")
 
     def _make(self) -> preprocessing.RobustScaler:
         return preprocessing.RobustScaler(quantile_range=(self.q_low, self.q_high))

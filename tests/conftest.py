@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from runner.cli.configs import compose  # noqa: F401  (re-exported for the tests)
+from tests import hydra_file_cache
+
+hydra_file_cache.install()  # each config file parsed once per session (tests/hydra_file_cache.py)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -19,6 +22,11 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)  # tests name their stores; a develo
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
 FAST = ["debug=fast"]  # conf/debug/fast.yaml: 2 epochs, big batches, no progress bar, no plots, no label-issue search
+# The drift report's domain classifier (gradient boosting, 3 folds) costs 0.5-1.5 s a report; tests
+# for which the report is incidental take its logistic-regression fallback (a CostWarning says so:
+# such modules ignore it with IGNORE_COST_WARNING). Tests of the drift report itself keep the default.
+CHEAP_DRIFT = "quality.max_cost_s=1e-9"
+IGNORE_COST_WARNING = pytest.mark.filterwarnings("ignore::components.cost.CostWarning")
 # Config mistakes and the one line each prints: the full validation (test_cli) and the fast
 # pre-import check (test_startup) must both give exactly these.
 CONFIG_MISTAKES = [
@@ -57,6 +65,17 @@ def _no_leaked_tracking_uri() -> Iterator[None]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _hydras_own_parsing_in_test_startup(request: pytest.FixtureRequest) -> Iterator[None]:
+    """tests/test_startup.py counts Hydra's file parses (it checks the runner's own per-sweep cache,
+    ``parse_each_config_file_once``): its tests run on Hydra's loader, without the suite's cache."""
+    if request.module.__name__.rsplit(".", 1)[-1] != "test_startup":
+        yield
+        return
+    with hydra_file_cache.disabled():
+        yield
 
 
 @pytest.fixture(scope="session")

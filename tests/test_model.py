@@ -142,8 +142,19 @@ def test_raw_rows_with_unseen_categories_and_nans(csv_model: tuple[str, Any]) ->
         model.predict(rows.drop(columns=["count"]))
 
 
-def test_log_model_false_logs_no_model_and_a_bad_value_is_one_line(outputs: Path) -> None:
-    run_id, _ = job(outputs, "t_model_off", "tracking.log_model=false", "dataset.n_samples=1000")
+NO_MODEL_SWEEP = "sw-no-model"
+
+
+@pytest.fixture(scope="module")
+def run_without_model(outputs: Path) -> str:
+    """One job with ``tracking.log_model=false``, in a sweep of its own: read by the two tests below."""
+    overrides = ["tracking.log_model=false", "dataset.n_samples=600"]
+    cfg = compose([*FAST, f"paths.outputs={outputs}", "experiment_name=t_model_off", *overrides])
+    return run_job(cfg, JobContext(overrides=overrides), extra_tags={"sweep_id": NO_MODEL_SWEEP}).run_id
+
+
+def test_log_model_false_logs_no_model_and_a_bad_value_is_one_line(outputs: Path, run_without_model: str) -> None:
+    run_id = run_without_model
     assert not any(k.startswith("model/") for k in MlflowClient(store(outputs)).get_run(run_id).data.metrics)
     with pytest.raises(mlflow.exceptions.MlflowException):
         load(outputs, run_id)
@@ -224,14 +235,12 @@ def test_compare_register_registers_the_best_arms_median_run(outputs: Path, tmp_
     assert client.get_model_version("dq-winner", "2").run_id == version.run_id  # one more version, same choice
 
 
-def test_register_without_a_logged_model_is_one_line(outputs: Path, tmp_path: Path) -> None:
+def test_register_without_a_logged_model_is_one_line(outputs: Path, tmp_path: Path, run_without_model: str) -> None:
     from runner import compare
 
-    overrides = ["tracking.log_model=false", "dataset.n_samples=600"]
-    cfg = compose([*FAST, f"paths.outputs={outputs}", "experiment_name=t_register_none", *overrides])
-    run_id = run_job(cfg, JobContext(overrides=overrides), extra_tags={"sweep_id": "sw-no-model"}).run_id
+    run_id = run_without_model
     with pytest.raises(SystemExit, match=f"run {run_id} .*has no logged model; rerun it with tracking.log_model=true"):
-        compare.main(["sw-no-model", "--tracking-uri", store(outputs), "--out", str(tmp_path), "--register", "dq-none"])
+        compare.main([NO_MODEL_SWEEP, "--tracking-uri", store(outputs), "--out", str(tmp_path), "--register", "dq-none"])
 
 
 @pytest.mark.parametrize("mode,shape", [("L", (1, 4, 5)), ("RGB", (3, 4, 5))])

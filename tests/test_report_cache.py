@@ -17,9 +17,11 @@ from runner.tables.data import prepare
 from runner.reporting.diagnostics import data_reports
 from runner.jobs.job import JobContext, run_job
 from runner.jobs.report_cache import ReportCache, cached_data_reports, report_cache, same
-from tests.conftest import FAST, compose
+from tests.conftest import CHEAP_DRIFT, FAST, IGNORE_COST_WARNING, compose
 
-BASE = [*FAST, "dataset=breast_cancer", "model=logistic"]
+# 7 reports here: what is cached does not depend on which drift classifier ran (CHEAP_DRIFT)
+BASE = [*FAST, "dataset=breast_cancer", "model=logistic", CHEAP_DRIFT]
+pytestmark = IGNORE_COST_WARNING
 
 
 def _entries(outputs: Path) -> list[Path]:
@@ -109,7 +111,7 @@ def test_streamed_report_is_keyed_by_its_sample_and_encoded_only_on_a_miss(tmp_p
 
     table = write_table(tmp_path / "t.parquet", 3000, minority=0.05)
     overrides = [*FAST, "dataset=hf", "dataset.path=parquet", f"dataset.data_files={table}", "quality.label_issues=false",
-                 f"paths.outputs={tmp_path}", "data.memory_budget=1MB"]  # fmt: skip
+                 f"paths.outputs={tmp_path}", "data.memory_budget=1MB", CHEAP_DRIFT]  # fmt: skip
     plain = to_plain(compose(overrides))
     settings = get_registry("quality").build(plain["quality"], "quality")
     views: list[int] = []

@@ -5,6 +5,8 @@ in-memory path at the same seed, or reads a real MLflow store back.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import sys
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 
 import components
+from components.cost import CostWarning
 from components.errors import ConfigError
 from runner.jobs.job import JobContext, run_job, validate
 from runner.jobs.stages import build_preprocessor
@@ -38,6 +41,12 @@ def _overrides(table: Path, *extra: str) -> list[str]:
 
 
 def _plain(table: Path, *extra: str) -> dict:
+    """The resolved config, composed once per set of overrides (each caller gets its own copy)."""
+    return copy.deepcopy(_composed(table, *extra))
+
+
+@functools.cache
+def _composed(table: Path, *extra: str) -> dict:
     from runner.cli.configs import to_plain
 
     return to_plain(compose(_overrides(table, *extra)))
@@ -82,14 +91,30 @@ def test_width_from_schema_matches_the_encoder(tmp_path: Path) -> None:
     assert data.train.X.shape[1] == len(data.feature_names) < len(data.one_hot_names)
 
 
-@pytest.mark.parametrize("resampler", ["none", "random_over", "random_under", "smote"])
-@pytest.mark.parametrize("scaler", ["none", "standard", "robust"])
+RESAMPLERS, SCALERS = ["none", "random_over", "random_under", "smote"], ["none", "standard", "robust"]
+
+
+@functools.cache
+def _grid_nodes(table: Path) -> dict[tuple[str, str], dict]:
+    """The resampler and scaler nodes of the grid below as Hydra composes them: resampler i with
+    scaler i (mod 3) in one compose, 4 composes for the 12 pairs (a node depends on its option only)."""
+    nodes = {}
+    for i, resampler in enumerate(RESAMPLERS):
+        scaler = SCALERS[i % len(SCALERS)]
+        plain = _plain(table, f"resampler={resampler}", f"scaler={scaler}")
+        nodes["resampler", resampler], nodes["scaler", scaler] = plain["resampler"], plain["scaler"]
+    return nodes
+
+
+@pytest.mark.parametrize("resampler", RESAMPLERS)
+@pytest.mark.parametrize("scaler", SCALERS)
 def test_streamed_rows_equal_in_memory_rows(table: Path, resampler: str, scaler: str) -> None:
     """Same seed, same rows: index resamplers and per-class SMOTE pick/synthesise what they do in memory.
 
     ``standard`` is fitted by partial_fit over 6 blocks here (float rounding only); ``robust`` on
     the seeded sample, which holds every row of a table this small (so it is equal too)."""
-    plain = _plain(table, f"resampler={resampler}", f"scaler={scaler}")
+    nodes = _grid_nodes(table)
+    plain = copy.deepcopy({**_plain(table), "resampler": nodes["resampler", resampler], "scaler": nodes["scaler", scaler]})
     mem = prepare_within_budget({**plain, "data": {"memory_budget": "1TB"}}, 0)
     streamed = prepare_within_budget({**plain, "data": {"memory_budget": SMALL}}, 0)
     assert (mem.path, streamed.path) == ("in_memory", "streamed")
@@ -133,8 +158,13 @@ def test_chunked_smote_stays_on_neighbour_segments(table: Path) -> None:
     a = np.repeat(X_min, 5, axis=0)
     d = X_min[graph.ravel()] - a
     S = rows.synthetic.astype(np.float64)
-    lam = np.clip(((S[:, None, :] - a[None]) * d[None]).sum(-1) / (d * d).sum(-1)[None], 0, 1)
-    gap = np.linalg.norm(S[:, None, :] - (a[None] + lam[..., None] * d[None]), axis=-1).min(1)
+    # distance from each synthetic row s to each segment a + λd, λ in [0, 1], in matrix products
+    # (|s - a|², (s - a)·d) rather than a (synthetic x segments x features) array: 2 s -> 0.05 s
+    sa = (S * S).sum(1)[:, None] - 2 * S @ a.T + (a * a).sum(1)[None]
+    proj = S @ d.T - (a * d).sum(1)[None]
+    dd = (d * d).sum(1)[None]
+    lam = np.clip(proj / dd, 0, 1)
+    gap = np.sqrt(np.maximum(sa - 2 * lam * proj + lam * lam * dd, 0)).min(1)
     assert gap.max() < 1e-4
 
 
@@ -183,8 +213,10 @@ def test_report_on_a_seeded_sample(table: Path, monkeypatch: pytest.MonkeyPatch)
     np.testing.assert_array_equal(view.train.y, data.train.y[rows])
     again = prepare_within_budget(plain, 0).train.X.sample_rows
     np.testing.assert_array_equal(rows, again)  # seeded
-    settings = components.get_registry("quality").build({**plain["quality"], "label_issues": False}, "quality")
-    quality, _, _ = data_reports(view, settings, 0)
+    # the logistic fallback of the drift classifier (a CostWarning): the sample is what is checked here
+    settings = components.get_registry("quality").build({**plain["quality"], "label_issues": False, "max_cost_s": 1e-9}, "quality")
+    with pytest.warns(CostWarning, match="using a logistic regression"):
+        quality, _, _ = data_reports(view, settings, 0)
     assert quality["rows"] == 500
 
 
@@ -205,8 +237,9 @@ def test_components_that_need_every_row_are_refused(table: Path, override: str, 
 def test_in_memory_estimate_uses_the_measured_copies(table: Path) -> None:
     """3,000 rows x 32 float32 = 384 kB; the in-memory estimate is that x IN_MEMORY_COPIES."""
     need = 3000 * 32 * 4 * IN_MEMORY_COPIES
-    assert prepare_within_budget(_plain(table, f"data.memory_budget={need}"), 0).path == "in_memory"
-    assert prepare_within_budget(_plain(table, f"data.memory_budget={need - 1}"), 0).path == "streamed"
+    plain = _plain(table)
+    assert prepare_within_budget({**plain, "data": {"memory_budget": need}}, 0).path == "in_memory"
+    assert prepare_within_budget({**plain, "data": {"memory_budget": need - 1}}, 0).path == "streamed"
 
 
 def test_streamed_training_is_minibatch_only(table: Path) -> None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,9 @@ from runner.cli.configs import to_plain
 from runner.jobs.stages import EDA_STAGES, JOB_STAGES, PREVIEW_STAGES
 from runner.jobs.state import JobState, Logged, run_stages
 from runner.tracker.tracking import Run
-from tests.conftest import FAST, ROOT, compose
+from tests.conftest import CHEAP_DRIFT, FAST, IGNORE_COST_WARNING, ROOT, compose
 
+pytestmark = IGNORE_COST_WARNING
 GROUPS = ("outlier", "scaler", "reducer", "resampler", "importance", "model", "loss", "augment")
 
 
@@ -55,15 +58,29 @@ class Recorder(Run):
         return {k for kind, v in self.calls if kind == "metrics" for k in v}
 
 
-def _state(*overrides: str) -> JobState:
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The jobs' overrides: their outputs (the report cache) in a folder of this module, not in
+    the checkout's outputs/, where an entry of an earlier session would answer for this one; the
+    drift report's cheap classifier (CHEAP_DRIFT: which one ran is not what these tests check)."""
+    return [*FAST, "tracking=none", f"paths.outputs={tmp_path_factory.mktemp('stages')}", CHEAP_DRIFT]
+
+
+@functools.cache
+def _plain(*overrides: str) -> dict[str, Any]:
+    return to_plain(compose(list(overrides)))
+
+
+def _state(base: list[str], *overrides: str) -> JobState:
+    """A job's state before its first stage; the config composed once per set of overrides."""
     components.load_builtin()
-    plain = to_plain(compose([*FAST, "tracking=none", *overrides]))
+    plain = copy.deepcopy(_plain(*base, *overrides))
     return JobState(plain, int(plain["seed"]))
 
 
-def test_every_runtime_argument_a_component_declares_is_in_the_one_context() -> None:
+def test_every_runtime_argument_a_component_declares_is_in_the_one_context(base: list[str]) -> None:
     components.load_builtin()
-    state = run_stages(_state(), JOB_STAGES[:4], Run())  # setup, load, data_report, preprocess
+    state = run_stages(_state(base), JOB_STAGES[:4], Run())  # setup, load, data_report, preprocess
     offered = set(state.runtime())
     for group in GROUPS:
         registry = get_registry(group)
@@ -72,14 +89,14 @@ def test_every_runtime_argument_a_component_declares_is_in_the_one_context() -> 
             assert not missing, f"{group}={name} declares runtime {missing} that JobState.runtime() never fills"
 
 
-def test_a_failing_stage_logs_nothing_and_earlier_stages_are_logged() -> None:
+def test_a_failing_stage_logs_nothing_and_earlier_stages_are_logged(base: list[str]) -> None:
     def explode(state: JobState, logged: Logged) -> None:
         logged.log_metrics({"never/logged": 1.0})
         raise RuntimeError("boom")
 
     run = Recorder()
     with pytest.raises(RuntimeError, match="boom"):
-        run_stages(_state(), (*JOB_STAGES[:4], explode), run)
+        run_stages(_state(base), (*JOB_STAGES[:4], explode), run)
     keys = run.keys()
     assert "data/train_count/minority" in keys and "data/train_count_resampled/minority" in keys
     assert "never/logged" not in keys
@@ -98,16 +115,16 @@ def test_logged_keeps_files_whose_folder_is_gone_and_replays_in_order(tmp_path: 
     assert run.calls == [("metrics", {"a": 1.0}), ("file", b"png-bytes"), ("tags", {"t": "1"})]
 
 
-def test_the_job_returns_preprocessing_and_final_metrics_and_logs_the_data_report() -> None:
+def test_the_job_returns_preprocessing_and_final_metrics_and_logs_the_data_report(base: list[str]) -> None:
     run = Recorder()
-    state = JobState(_state().plain, 0, emit=lambda m, s: run.log_metrics(m, step=s))
+    state = JobState(_state(base).plain, 0, emit=lambda m, s: run.log_metrics(m, step=s))
     state = run_stages(state, JOB_STAGES, run)
     assert {"test/roc_auc", "val/macro_f1", "train/best_epoch", "time/job_s"} <= set(state.results)
     assert not any(k.startswith(("quality/", "drift/", "data/train_count")) for k in state.results)
     assert "quality/imbalance_ratio" in run.keys() and "train/loss" in run.keys()  # per-epoch rows went through emit
 
 
-def test_preview_shows_the_rows_the_job_trains_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_preview_shows_the_rows_the_job_trains_on(base: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from runner import preview
     from runner.reporting import plots
 
@@ -119,19 +136,19 @@ def test_preview_shows_the_rows_the_job_trains_on(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(plots, "augment_grid", grid)
     overrides = ["dataset=digits", "dataset.as_image=true", "model=cnn", "outlier=zscore", "outlier.threshold=2.0", "outlier.action=drop"]
-    preview.preview(compose([*FAST, "tracking=none", *overrides]), tmp_path / "grid.png")
-    job = run_stages(_state(*overrides, "scaler=none"), JOB_STAGES[:4], Run())  # the preview leaves the scaler out (issue 12)
+    preview.preview(compose([*base, *overrides]), tmp_path / "grid.png")
+    job = run_stages(_state(base, *overrides, "scaler=none"), JOB_STAGES[:4], Run())  # the preview leaves the scaler out (issue 12)
     assert len(job.X_train) < len(job.data.train.X)  # the outlier step removed rows ...
     assert seen["X"].shape == job.X_train.shape and (seen["X"] == job.X_train).all()  # ... and the preview shows them
     assert seen["X"].min() == 0 and seen["X"].max() == 16  # in the raw pixel range
 
 
-def test_eda_reports_what_the_job_logs(tmp_path: Path) -> None:
+def test_eda_reports_what_the_job_logs(base: list[str], tmp_path: Path) -> None:
     from runner.quality import eda
 
     overrides = ["dataset=breast_cancer", "seed=3"]
-    quality, drift, _ = eda(compose([*FAST, "tracking=none", *overrides]), tmp_path)
+    quality, drift, _ = eda(compose([*base, *overrides]), tmp_path)
     run = Recorder()
-    run_stages(_state(*overrides), JOB_STAGES[:3], run)
+    run_stages(_state(base, *overrides), JOB_STAGES[:3], run)
     logged = {k: v for kind, m in run.calls if kind == "metrics" for k, v in m.items()}
     assert drift["domain_auc"] == logged["drift/domain_auc"] and quality["imbalance_ratio"] == logged["quality/imbalance_ratio"]
