@@ -127,7 +127,9 @@ def main() -> None:
         _share_group_listings()
     if {"-m", "--multirun"} & set(sys.argv[1:]):
         compose_each_job_once()
-        parse_each_config_file_once()
+        from runner.cli import config_cache
+
+        config_cache.install()  # each conf/ file parsed once for the whole sweep
     logging.raiseExceptions = False  # a full disk under Hydra's log file: our one line, not logging's traceback
     try:
         _hydra_main()
@@ -191,41 +193,6 @@ def compose_each_job_once() -> None:
 
     load_sweep_config.shared = True  # type: ignore[attr-defined]
     ConfigLoaderImpl.load_sweep_config = load_sweep_config  # type: ignore[method-assign]
-
-
-def parse_each_config_file_once() -> None:
-    """In a ``-m`` sweep each YAML file of ``conf/`` (and Hydra's own) is parsed once per process.
-    Hydra parses every file a composition needs anew for each composition (its cache lives for
-    one composition): ~25 files a job, ~0.1 s of a job's composition (profiled on the 24-job
-    sweep of benchmarks/bench_vs_sklearn.py). Here the first parse of a (source, file) is kept
-    and each request gets a deep copy of it (~5x cheaper than parsing: measured on conf/), so no
-    composition sees another's objects; a missing file still raises as before (not kept). The
-    files are read once: an edit to ``conf/`` during the sweep reaches none of its jobs, as
-    Hydra's sweeper already composed the whole batch at its start. If Hydra's sources are not
-    where expected, nothing is patched."""
-    import copy
-    import dataclasses
-
-    try:
-        from hydra._internal.core_plugins.file_config_source import FileConfigSource
-        from hydra._internal.core_plugins.importlib_resources_config_source import ImportlibResourcesConfigSource
-    except ImportError:
-        return
-    for source in (FileConfigSource, ImportlibResourcesConfigSource):
-        original = getattr(source, "load_config", None)
-        if original is None or getattr(original, "shared", False):
-            continue
-        parsed: dict[tuple[str, str, str], Any] = {}
-
-        def load_config(self: Any, config_path: str, _original: Any = original, _parsed: dict = parsed) -> Any:
-            key = (self.provider, self.path, config_path)
-            if key not in _parsed:
-                _parsed[key] = _original(self, config_path)
-            kept = _parsed[key]
-            return dataclasses.replace(kept, config=copy.deepcopy(kept.config), header=dict(kept.header))
-
-        load_config.shared = True  # type: ignore[attr-defined]
-        source.load_config = load_config  # type: ignore[method-assign]
 
 
 BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"  # jobs in this process

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from runner.cli.configs import compose  # noqa: F401  (re-exported for the tests)
-from tests import hydra_file_cache
+from runner.cli import config_cache
 
-hydra_file_cache.install()  # each config file parsed once per session (tests/hydra_file_cache.py)
+config_cache.install()  # each config file parsed once per session, as in a -m sweep (runner/cli/config_cache.py)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -65,17 +65,6 @@ def _no_leaked_tracking_uri() -> Iterator[None]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-
-
-@pytest.fixture(autouse=True)
-def _hydras_own_parsing_in_test_startup(request: pytest.FixtureRequest) -> Iterator[None]:
-    """tests/test_startup.py counts Hydra's file parses (it checks the runner's own per-sweep cache,
-    ``parse_each_config_file_once``): its tests run on Hydra's loader, without the suite's cache."""
-    if request.module.__name__.rsplit(".", 1)[-1] != "test_startup":
-        yield
-        return
-    with hydra_file_cache.disabled():
-        yield
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ def test_every_group_option_composes_and_names_a_registered_component(group: str
 
 
 def test_the_suites_config_file_cache_composes_what_hydra_composes() -> None:
-    """tests/hydra_file_cache.py parses each file once per session: composes through it equal
+    """runner/cli/config_cache.py (installed for the session by conftest, and by -m sweeps) parses each file once: composes through it equal
     Hydra's own, the hydra node included (the second case follows the first's value overrides, so
     a cached object the first compose mutated would show in it)."""
     from hydra import compose as hydra_compose
@@ -87,7 +87,7 @@ def test_the_suites_config_file_cache_composes_what_hydra_composes() -> None:
     from omegaconf import OmegaConf
 
     from runner.cli.configs import CONFIG_DIR
-    from tests import hydra_file_cache
+    from runner.cli import config_cache
 
     def composed(overrides: list[str]) -> dict:
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
@@ -97,7 +97,7 @@ def test_the_suites_config_file_cache_composes_what_hydra_composes() -> None:
     # values set on keys of the primary config and of a group file, then a compose without them:
     # Hydra merges the primary config's nodes without copying, so a shared cached object would leak
     cases = [["experiment=scalers", *FAST, "seed=5", "trainer.lr=0.5"], ["model=cnn", "dataset=digits", "dataset.as_image=true", "outlier=iqr"]]
-    with hydra_file_cache.disabled():
+    with config_cache.disabled():
         reference = [composed(c) for c in cases]
     assert [composed(c) for c in cases] == reference
 

@@ -381,24 +381,22 @@ def test_new_store_is_a_copy_of_mlflows_empty_schema(tmp_path: Path, monkeypatch
 
 
 def test_sweep_parses_each_config_file_once_and_composes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With ``parse_each_config_file_once`` (``-m`` sweeps) every composition equals Hydra's own,
-    a file is parsed once however many compositions read it, and no two compositions share objects."""
-    from hydra._internal.core_plugins.file_config_source import FileConfigSource
-    from hydra._internal.core_plugins.importlib_resources_config_source import ImportlibResourcesConfigSource
+    """With runner/cli/config_cache.py (``-m`` sweeps install it) every composition equals Hydra's
+    own, a file is parsed once however many compositions read it, and no two compositions share objects."""
     from omegaconf import OmegaConf
 
-    import runner.__main__ as cli
+    from runner.cli import config_cache
     from runner.cli.configs import compose as compose_job
 
     arms = [[f"scaler={s}", f"resampler={r}", "seed=1"] for s in ("none", "standard") for r in ("none", "smote")]
-    before = [OmegaConf.to_yaml(compose_job(a)) for a in arms]
-    for source in (FileConfigSource, ImportlibResourcesConfigSource):
-        monkeypatch.setattr(source, "load_config", source.load_config)  # restored after the test
+    with config_cache.disabled():
+        before = [OmegaConf.to_yaml(compose_job(a)) for a in arms]
+    config_cache.clear()
     parsed: list[str] = []
     loader = OmegaConf.load
     monkeypatch.setattr(OmegaConf, "load", staticmethod(lambda f: parsed.append(getattr(f, "name", str(f))) or loader(f)))
-    cli.parse_each_config_file_once()
-    cli.parse_each_config_file_once()  # a second call patches nothing more
+    config_cache.install()
+    config_cache.install()  # a second call patches nothing more
     first = compose_job(arms[0])
     after = [OmegaConf.to_yaml(compose_job(a)) for a in arms]
     assert after == before
