@@ -121,6 +121,7 @@ def csv_model(outputs: Path, csv_file: Path) -> tuple[str, Any]:
     return run_id, load(outputs, run_id)
 
 
+@pytest.mark.slow  # trains a job (the module's csv_model run)
 def test_raw_rows_with_unseen_categories_and_nans(csv_model: tuple[str, Any]) -> None:
     _, model = csv_model
     pipeline = model.unwrap_python_model().pipeline
@@ -263,6 +264,7 @@ def test_an_image_column_takes_decoded_pixels_like_the_encoder_reads_them(mode: 
     np.testing.assert_array_equal(encoder.transform(to_dataset(frame, columns)), encoder.transform(ds))
 
 
+@pytest.mark.slow  # trains a job (the module's csv_model run)
 def test_no_model_without_mlflow_or_when_switched_off_and_bad_numbers_are_one_line(csv_model: tuple[str, Any]) -> None:
     from runner.model import model_export
     from runner.model.inference import InputError
