@@ -27,8 +27,8 @@ from typing import Annotated, Any
 import numpy as np
 from scipy import stats
 
-from components.errors import ConfigError
 from components.registry import Interval, get_registry
+from components.schema import need_ordered
 
 EPS = 1e-6
 
@@ -200,11 +200,9 @@ class DomainClassifierImportance:
     ) -> None:
         self.clip_min, self.clip_max, self.C, self.seed = clip_min, clip_max, C, seed
 
-    @staticmethod
-    def check_params(params: dict[str, Any], key: str) -> None:
-        lo, hi = params.get("clip_min", 0.05), params.get("clip_max", 20.0)
-        if lo >= hi:
-            raise ConfigError(f"{key}.clip_min / {key}.clip_max: need clip_min < clip_max; got {lo}, {hi}.")
+    @classmethod
+    def check_params(cls, params: dict[str, Any], key: str) -> None:
+        need_ordered(cls, params, key, "clip_min", "clip_max")
 
     def fit(self, X_train: np.ndarray, X_target: np.ndarray) -> DomainClassifierImportance:
         from sklearn.linear_model import LogisticRegression

@@ -5,7 +5,6 @@ here because scikit-learn has no ZCA (its shrinkage coefficients come from sciki
 """
 from __future__ import annotations
 
-import inspect
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -14,8 +13,8 @@ from sklearn import preprocessing
 from components.base import FittedTransform
 from components.cost import MaxCost, guard
 from components.covariance import Estimator, ShrunkSpectrum, choose_estimate, footing
-from components.errors import ConfigError
 from components.registry import Interval, get_registry
+from components.schema import need_ordered
 
 SCALERS = get_registry("scaler")
 
@@ -31,15 +30,6 @@ class Identity(FittedTransform):
     def transform(self, X: np.ndarray) -> np.ndarray:
         self._check()
         return X
-
-
-def _need_ordered(cls: type, params: dict[str, Any], key: str, low: str, high: str) -> None:
-    """The rule between two bounds of a range: ``low`` < ``high``, each side at the signature's
-    default where the config does not set it (defaults stay in one place, the signature)."""
-    defaults = inspect.signature(cls).parameters
-    lo, hi = params.get(low, defaults[low].default), params.get(high, defaults[high].default)
-    if not lo < hi:
-        raise ConfigError(f"{key}.{low} / {key}.{high}: need {low} < {high}; got {low}={lo}, {high}={hi}.")
 
 
 class _SklearnScaler(FittedTransform):
@@ -84,7 +74,7 @@ class MinMax(_SklearnScaler):
 
     @classmethod
     def check_params(cls, params: dict[str, Any], key: str) -> None:
-        _need_ordered(cls, params, key, "a", "b")
+        need_ordered(cls, params, key, "a", "b")
 
     def _make(self) -> preprocessing.MinMaxScaler:
         return preprocessing.MinMaxScaler(feature_range=(self.a, self.b), clip=self.clip)
@@ -105,7 +95,7 @@ class Robust(_SklearnScaler):
 
     @classmethod
     def check_params(cls, params: dict[str, Any], key: str) -> None:
-        _need_ordered(cls, params, key, "q_low", "q_high")
+        need_ordered(cls, params, key, "q_low", "q_high")
 
     def _make(self) -> preprocessing.RobustScaler:
         return preprocessing.RobustScaler(quantile_range=(self.q_low, self.q_high))

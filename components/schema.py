@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
+from components.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -112,3 +114,13 @@ def describe(hint: Any) -> str:
         return f"a list of {plural[base]}" if base in plural else f"a list of values ({describe(args[0])})"
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
     return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def need_ordered(cls: type, params: Mapping[str, Any], key: str, low: str, high: str) -> None:
+    """The rule between two bounds of one range (``minmax`` a < b, ``robust`` q_low < q_high,
+    ``domain_classifier`` clip_min < clip_max), for a ``check_params``: each side at the
+    signature's default where the config does not set it, so defaults stay in the signature."""
+    defaults = inspect.signature(cls).parameters
+    lo, hi = params.get(low, defaults[low].default), params.get(high, defaults[high].default)
+    if not lo < hi:
+        raise ConfigError(f"{key}.{low} / {key}.{high}: need {low} < {high}; got {low}={lo}, {high}={hi}.")
