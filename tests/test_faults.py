@@ -117,6 +117,28 @@ def test_kill_9_keeps_the_history_and_resume_closes_the_zombie(tmp_path: Path) -
     assert (rows[0]["n"], rows[0]["killed"], rows[0]["stale"], rows[0]["unfinished"]) == (1, 1, 0, 0)
 
 
+def test_kill_9_on_a_sweep_and_resume_close_its_parent_run(tmp_path: Path) -> None:
+    """The sweep's parent run of a ``kill -9``'d sweep stays RUNNING; the resumed sweep closes it
+    KILLED (its process is gone) and opens its own, which ends FINISHED."""
+    args = ["-m", "seed=0,1", *TINY, *SLOW, f"paths.outputs={tmp_path}", "experiment_name=kill9sweep", "resume=true"]
+    proc = _start(*args)
+    _wait_for_epochs(tmp_path, "kill9sweep", proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    def parents() -> list:
+        return [r for r in _runs(tmp_path, "kill9sweep") if r.data.tags.get("sweep") == "parent"]
+
+    (killed,) = parents()
+    assert killed.info.status == "RUNNING"
+    again = _start(*args)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-3000:]
+    status = {r.info.run_id: r for r in parents()}
+    assert status[killed.info.run_id].info.status == "KILLED" and "closed by resume" in status[killed.info.run_id].data.tags["error"]
+    assert sorted(r.info.status for r in status.values()) == ["FINISHED", "KILLED"]
+
+
 def _stop_a_sweep(tmp_path: Path, signum: int, *launcher: str, running: int = 1) -> tuple[subprocess.Popen[str], str, list]:
     proc = _start("-m", "seed=0,1,2,3", *launcher, *TINY, *SLOW, f"paths.outputs={tmp_path}", "experiment_name=stopped")
     _wait_for_epochs(tmp_path, "stopped", proc, running=running)

@@ -97,6 +97,9 @@ class SweepCallback(Callback):
         try:
             tracker = build_tracker(_tracking_cfg(config))
             if tracker.enabled:
+                if OmegaConf.select(config, "resume", default=False) is True:  # a killed sweep's parent stays RUNNING
+                    for zombie in tracker.close_zombies(sweep="parent"):  # type: ignore[attr-defined]
+                        log.warning("resume: closed sweep run %s (RUNNING, its process is gone) as KILLED", zombie)
                 overrides = [redact(o) for o in config.hydra.overrides.task]
                 run = tracker.start_run(f"sweep {' '.join(overrides)}", {"sweep_id": record["sweep_id"], "sweep": "parent"})
                 run.log_params({"sweep.overrides": " ".join(overrides)[:6000], "sweep.dir": str(sweep_dir.resolve())})

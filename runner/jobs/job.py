@@ -135,7 +135,7 @@ def run_job(cfg: Any, context: JobContext | None = None, extra_tags: dict[str, s
         if done is not None:
             log.info("resume: skipping %s, FINISHED as run %s", ctx.run_name, done.info.run_id)
             return JobResult(done.info.run_id, dict(done.data.metrics), tracker, skipped=True)
-        for zombie in tracker.close_zombies(chash):  # type: ignore[attr-defined]
+        for zombie in tracker.close_zombies(config_hash=chash):  # type: ignore[attr-defined]
             log.warning("resume: closed run %s (RUNNING, its process is gone) as KILLED", zombie)
     parent = _parent_run(ctx)
     tags = {"config_hash": chash, **provenance.tags(), **(extra_tags or {})}

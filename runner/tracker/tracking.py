@@ -233,14 +233,15 @@ class MlflowTracker(StoreMixin, Tracker):
         found = self.search([self.experiment_id()], tags={"config_hash": config_hash}, status="FINISHED", max_results=1)
         return found[0] if found else None
 
-    def close_zombies(self, config_hash: str) -> list[str]:
-        """Close RUNNING runs of ``config_hash`` whose process is gone (``kill -9``, a crashed
-        host process): KILLED, with the reason in the ``error`` tag. Returns their ids."""
+    def close_zombies(self, **tags: str) -> list[str]:
+        """Close RUNNING runs with these tags (a job's ``config_hash``, or ``sweep="parent"``) whose
+        process is gone (``kill -9``, a crashed host process): KILLED, with the reason in the
+        ``error`` tag. Returns their ids."""
         closed = []
-        for run in self.search([self.experiment_id()], tags={"config_hash": config_hash}, status="RUNNING"):
+        for run in self.search([self.experiment_id()], tags=tags, status="RUNNING"):
             if is_dead(run):
                 self.terminate(run.info.run_id, "KILLED", f"closed by resume: process {run.data.tags.get('pid')} "
-                               f"on {run.data.tags.get('host')} is gone (killed); rerun as run of this resume")  # fmt: skip
+                               f"on {run.data.tags.get('host')} is gone (killed)")  # fmt: skip
                 closed.append(run.info.run_id)
         return closed
 
