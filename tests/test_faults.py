@@ -131,7 +131,7 @@ def test_kill_9_on_a_sweep_and_resume_close_its_parent_run(tmp_path: Path) -> No
 
     (killed,) = parents()
     assert killed.info.status == "RUNNING"
-    again = _start(*args)
+    again = _start("-m", "seed=0", *TINY, f"paths.outputs={tmp_path}", "experiment_name=kill9sweep", "resume=true")  # any resumed sweep: short
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-3000:]
     status = {r.info.run_id: r for r in parents()}
