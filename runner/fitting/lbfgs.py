@@ -4,7 +4,8 @@ Why scipy and not ``torch.optim.LBFGS``: the same fit took 7-9x scikit-learn's t
 torch's optimizer (its two-loop recursion and strong-Wolfe search are dozens of small tensor
 ops per iteration in Python); scipy's Fortran L-BFGS-B only asks torch for the loss and its
 gradient (autograd, so every loss of the registry works: class weights, focal, smoothing,
-row weights). Parameters travel as one float64 vector; the model stays on its device.
+row weights); softmax regression with (weighted) cross-entropy skips autograd for its closed
+form (runner/fitting/softmax_objective.py, same objective). Parameters travel as one float64 vector; the model stays on its device.
 
 An "epoch" is ``BLOCK`` iterations: after each block the trainer evaluates validation, logs,
 and may stop (patience). A staged loss is fitted one stage at a time, because its objective
@@ -19,6 +20,8 @@ import torch
 from scipy.optimize import minimize
 from torch import nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+from runner.fitting.softmax_objective import objective_for
 
 BLOCK = 20  # iterations per monitored step
 FLOAT64_CELLS = 50_000_000  # fit in float64 up to this many training cells (400 MB), float32 above
@@ -81,6 +84,8 @@ def _minimise(model, loss_fn, X, y, sample_weight, penalty, epochs, end_epoch, t
         grad = torch.cat([p.grad.reshape(-1) for p in params])
         return float(total.detach()), grad.double().cpu().numpy()
 
+    fast = objective_for(model, loss_fn, X, y, sample_weight)  # None: autograd below
+
     def _loss() -> float:
         with torch.no_grad():
             return float(loss_fn(model(X), y, sample_weight))
@@ -102,7 +107,7 @@ def _minimise(model, loss_fn, X, y, sample_weight, penalty, epochs, end_epoch, t
 
         w0 = parameters_to_vector(params).detach().double().cpu().numpy()
         result = minimize(
-            objective, w0, jac=True, method="L-BFGS-B", callback=callback,
+            fast or objective, w0, jac=True, method="L-BFGS-B", callback=callback,
             options={"maxiter": BLOCK * (stop - start), "gtol": tol, "ftol": 64 * np.finfo(float).eps, "maxls": 50},
         )  # fmt: skip
         vector_to_parameters(torch.from_numpy(result.x).to(device=device, dtype=dtype), params)
