@@ -93,3 +93,29 @@ def test_a_whole_fit_lands_where_the_autograd_fit_does(monkeypatch, k, spec, wei
     fast, slow = fit(True), fit(False)
     assert calls, "the reference fit did not take the autograd path"
     np.testing.assert_allclose(fast, slow, atol=2e-5)
+
+
+def test_a_small_fit_runs_on_one_blas_thread_and_a_large_one_keeps_the_pool(monkeypatch) -> None:  # noqa: ANN001
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    X, y = _problem(2)
+    seen = []
+    real = lbfgs.objective_for
+
+    def spy(*args):  # noqa: ANN001, ANN202
+        f = real(*args)
+
+        def objective(w):  # noqa: ANN001, ANN202
+            seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
+            return f(w)
+
+        return objective
+
+    monkeypatch.setattr(lbfgs, "objective_for", spy)
+    with threadpool_limits(limits=2, user_api="blas"):  # a pool to shrink, whatever this machine has
+        for limit, expected in ((10**9, 1), (10, 2)):
+            monkeypatch.setattr(lbfgs, "ONE_THREAD_CELLS", limit)
+            seen.clear()
+            model = logistic(in_features=X.shape[1], num_classes=2, C=1.0)
+            lbfgs.fit_lbfgs(model, _loss({"name": "ce"}, y, 2), X.float(), y, None, lambda: model.penalty(len(y)), 2, lambda *a: False)
+            assert seen and set(seen) == {expected}, (limit, seen)
