@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import CONFIG_MISTAKES, ROOT, cli
+from runner.__main__ import main as runner_main
+from tests.conftest import CONFIG_MISTAKES, ROOT, cli, in_process
 
 pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes
 
@@ -61,20 +62,33 @@ def test_failed_job_does_not_stop_the_sweep(outputs: Path) -> None:
     assert parent.info.status == "FAILED" and parent.data.metrics["sweep/failed"] == 2
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        *CONFIG_MISTAKES,
-        (["model=cnn"], "Error: model.name: 'cnn' needs an image dataset (one image or array column), e.g. dataset=digits dataset.as_image=true; use model=mlp for tables."),
-        (["dataset=hf", "dataset.path=csv", "dataset.data_files=/no/such.csv"], "Error: dataset.data_files: file not found: '/no/such.csv'."),
-        (["dataset=hf"], "Error: dataset.path: a value is required (it is ??? in the config); set it, e.g. dataset.path=<value>."),
-    ],
-)
+CAUGHT_BEFORE_IMPORTS = [
+    *CONFIG_MISTAKES,
+    (["dataset=hf"], "Error: dataset.path: a value is required (it is ??? in the config); set it, e.g. dataset.path=<value>."),
+]  # fmt: skip
+CAUGHT_BY_THE_JOB = [  # past the pre-import check: the full validation inside the job (~10 s of imports in a new process)
+    (["model=cnn"], "Error: model.name: 'cnn' needs an image dataset (one image or array column), e.g. dataset=digits dataset.as_image=true; use model=mlp for tables."),
+    (["dataset=hf", "dataset.path=csv", "dataset.data_files=/no/such.csv"], "Error: dataset.data_files: file not found: '/no/such.csv'."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args, message", CAUGHT_BEFORE_IMPORTS)
 def test_config_mistakes_print_one_clean_line(outputs: Path, args: list[str], message: str) -> None:
     res = cli("progress=false", "trainer.epochs=1", f"paths.outputs={outputs}", "experiment_name=cli_errors", *args)
     assert res.returncode == 1
     assert message in res.stderr.splitlines()
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("args, message", CAUGHT_BY_THE_JOB)
+def test_job_config_mistakes_print_one_clean_line(outputs: Path, args: list[str], message: str) -> None:
+    """`python -m runner`'s main in this process (Hydra parses the same argv): the job's own
+    validation ends it with exit status 1 and one line. The same path in a real process:
+    test_data_problems.test_the_cli_prints_the_cause_not_a_traceback."""
+    code, _, err = in_process(runner_main, "progress=false", "trainer.epochs=1", f"paths.outputs={outputs}", "experiment_name=cli_errors", *args)
+    assert code == 1
+    assert message in err.splitlines()
+    assert "Traceback" not in err
 
 
 def test_unknown_group_option_is_hydras_clear_error(outputs: Path) -> None:
