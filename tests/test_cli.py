@@ -32,8 +32,10 @@ def test_single_run_prints_summary_and_ui_hint(outputs: Path) -> None:
 
 
 def test_multirun_makes_children_of_one_parent(outputs: Path) -> None:
-    res = cli("-m", "scaler=none,standard,minmax,robust", "seed=0,1", *TINY, f"paths.outputs={outputs}", "experiment_name=cli_sweep")
-    assert res.returncode == 0, res.stderr[-3000:]
+    """`python -m runner -m ...`'s main in this process: Hydra parses the same argv and its basic
+    launcher runs the jobs here too (sweeps in real processes: test_faults, the parallel and ray tests)."""
+    code, out, err = in_process(runner_main, "-m", "scaler=none,standard,minmax,robust", "seed=0,1", *TINY, f"paths.outputs={outputs}", "experiment_name=cli_sweep")
+    assert code == 0, err[-3000:]
     runs = runs_of(outputs, "cli_sweep")
     parents = [r for r in runs if r.data.tags.get("sweep") == "parent"]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
@@ -46,14 +48,15 @@ def test_multirun_makes_children_of_one_parent(outputs: Path) -> None:
     assert sorted((r.data.params["scaler.name"], r.data.params["seed"]) for r in children) == sorted(
         (s, str(k)) for s in ("none", "standard", "minmax", "robust") for k in (0, 1)
     )
-    assert "Sweep " in res.stdout and "8 of 8 jobs finished" in res.stdout
+    assert "Sweep " in out and "8 of 8 jobs finished" in out
 
 
 def test_failed_job_does_not_stop_the_sweep(outputs: Path) -> None:
-    res = cli("-m", "trainer.lr=-1,0.001,0", *TINY, f"paths.outputs={outputs}", "experiment_name=cli_fail")
-    assert res.returncode == 1
-    assert "2 job(s) FAILED:" in res.stderr
-    assert "[trainer.lr=-1 " in res.stderr and "ConfigError: trainer.lr: got -1; expected a number > 0." in res.stderr
+    """In this process, as test_multirun_makes_children_of_one_parent."""
+    code, _, err = in_process(runner_main, "-m", "trainer.lr=-1,0.001,0", *TINY, f"paths.outputs={outputs}", "experiment_name=cli_fail")
+    assert code == 1
+    assert "2 job(s) FAILED:" in err
+    assert "[trainer.lr=-1 " in err and "ConfigError: trainer.lr: got -1; expected a number > 0." in err
     runs = runs_of(outputs, "cli_fail")
     children = {r.data.params["trainer.lr"]: r for r in runs if "mlflow.parentRunId" in r.data.tags}
     assert children["0.001"].info.status == "FINISHED"
