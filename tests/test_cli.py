@@ -9,11 +9,12 @@ import pytest
 from mlflow import MlflowClient
 
 from runner.__main__ import main as runner_main
-from tests.conftest import CONFIG_MISTAKES, ROOT, cli, in_process
+from tests.conftest import CHEAP_DRIFT, CONFIG_MISTAKES, IGNORE_COST_WARNING, ROOT, cli, in_process
 
-pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes
+pytestmark = [pytest.mark.slow, IGNORE_COST_WARNING]  # every test here runs jobs or starts processes
 
-TINY = ["progress=false", "trainer.epochs=1", "dataset.n_samples=2000", "dataset.ratio=9", "quality.plots=false"]
+# the drift report is incidental here: its cheap fallback (~0.8 s of CPU less a job with a new split)
+TINY = ["progress=false", "trainer.epochs=1", "dataset.n_samples=2000", "dataset.ratio=9", "quality.plots=false", CHEAP_DRIFT]
 
 
 def runs_of(outputs: Path, experiment: str) -> list:
