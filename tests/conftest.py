@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,3 +80,60 @@ def cli(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.C
     return subprocess.run(
         [sys.executable, "-m", "runner", *args], cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def in_process(main: Callable[..., Any], *args: str, argv: list[str] | None = None) -> tuple[int, str, str]:
+    """A command's ``main`` run in this process: (exit status, stdout, stderr), as ``cli()`` gives them.
+
+    For tests whose subject is the command's work and its one-line errors, not a new interpreter
+    (which costs ~10 s of imports: torch, scikit-learn, MLflow's SQL store, datasets). ``args`` go
+    to a Hydra command through ``sys.argv`` (Hydra parses them as on the command line); ``argv`` to
+    an argparse ``main(argv)``. ``sys.exit(n)`` becomes status n, an ``Error:`` line is on stderr as
+    the process prints it. What a command changes for its process is put back after: Hydra's
+    singletons (GlobalHydra, HydraConfig), the root logger's handlers, the SIGTERM handler,
+    ``logging.raiseExceptions``, sys.argv and sys.stdout/stderr (a redacting wrapper included)."""
+    import io
+    import logging
+    import signal
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.singleton import Singleton
+
+    singletons = {kind: Singleton._instances.get(kind) for kind in (GlobalHydra, HydraConfig)}
+    hydra_state = [(getattr(singletons[GlobalHydra], "hydra", None)), getattr(singletons[HydraConfig], "cfg", None)]
+    root = logging.getLogger()
+    handlers, level, raise_exc = root.handlers[:], root.level, logging.raiseExceptions
+    sigterm, saved_argv = signal.getsignal(signal.SIGTERM), sys.argv
+    out, err = io.StringIO(), io.StringIO()
+    code: Any = 0
+    try:
+        sys.argv = [getattr(main, "__module__", "runner"), *args]
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                main() if argv is None else main(argv)
+            except SystemExit as exc:  # sys.exit(1), SystemExit(2) or SystemExit("Error: ...") as Python ends on them
+                code = exc.code
+                if isinstance(code, str):
+                    print(code, file=sys.stderr)
+                    code = 1
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        root.handlers[:], logging.raiseExceptions = handlers, raise_exc
+        root.setLevel(level)
+        signal.signal(signal.SIGTERM, sigterm)
+        sys.argv = saved_argv
+        for kind, instance in singletons.items():
+            if instance is None:
+                Singleton._instances.pop(kind, None)
+            else:
+                Singleton._instances[kind] = instance
+        if singletons[GlobalHydra] is not None:
+            singletons[GlobalHydra].hydra = hydra_state[0]
+        if singletons[HydraConfig] is not None:
+            singletons[HydraConfig].cfg = hydra_state[1]
+    return int(code or 0), out.getvalue(), err.getvalue()

@@ -135,15 +135,18 @@ def test_mixup_trains_with_focal_loss() -> None:
 
 @pytest.mark.slow
 def test_preview_command_writes_a_grid(tmp_path) -> None:
+    """The grid through the command's main (Hydra parses the same argv) in this process; the one-line
+    error and its exit status from a real ``python -m runner.preview``."""
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from runner import preview
+    from tests.conftest import ROOT, in_process
 
     args = ["dataset=digits", "dataset.as_image=true", "augment=randaugment", "augment.n=2", "augment.m=9", f"paths.outputs={tmp_path}"]
-    res = subprocess.run([sys.executable, "-m", "runner.preview", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
+    code, out, err = in_process(preview.main, *args)
+    assert code == 0, err
     png = next(tmp_path.glob("runs/*/*/augment_preview.png"))
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"Preview: {png}" in res.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"Preview: {png}" in out
     bad = subprocess.run([sys.executable, "-m", "runner.preview", "augment=randaugment", f"paths.outputs={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "Error: dataset: the preview needs an image dataset, e.g. dataset=digits dataset.as_image=true." in bad.stderr

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import CONFIG_MISTAKES, ROOT, cli
+from runner.__main__ import main as runner_main
+from tests.conftest import CHEAP_DRIFT, CONFIG_MISTAKES, IGNORE_COST_WARNING, ROOT, cli, in_process
 
-pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes
+pytestmark = [pytest.mark.slow, IGNORE_COST_WARNING]  # every test here runs jobs or starts processes
 
-TINY = ["progress=false", "trainer.epochs=1", "dataset.n_samples=2000", "dataset.ratio=9", "quality.plots=false"]
+# the drift report is incidental here: its cheap fallback (~0.8 s of CPU less a job with a new split)
+TINY = ["progress=false", "trainer.epochs=1", "dataset.n_samples=2000", "dataset.ratio=9", "quality.plots=false", CHEAP_DRIFT]
 
 
 def runs_of(outputs: Path, experiment: str) -> list:
@@ -31,8 +33,10 @@ def test_single_run_prints_summary_and_ui_hint(outputs: Path) -> None:
 
 
 def test_multirun_makes_children_of_one_parent(outputs: Path) -> None:
-    res = cli("-m", "scaler=none,standard,minmax,robust", "seed=0,1", *TINY, f"paths.outputs={outputs}", "experiment_name=cli_sweep")
-    assert res.returncode == 0, res.stderr[-3000:]
+    """`python -m runner -m ...`'s main in this process: Hydra parses the same argv and its basic
+    launcher runs the jobs here too (sweeps in real processes: test_faults, the parallel and ray tests)."""
+    code, out, err = in_process(runner_main, "-m", "scaler=none,standard,minmax,robust", "seed=0,1", *TINY, f"paths.outputs={outputs}", "experiment_name=cli_sweep")
+    assert code == 0, err[-3000:]
     runs = runs_of(outputs, "cli_sweep")
     parents = [r for r in runs if r.data.tags.get("sweep") == "parent"]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
@@ -45,14 +49,15 @@ def test_multirun_makes_children_of_one_parent(outputs: Path) -> None:
     assert sorted((r.data.params["scaler.name"], r.data.params["seed"]) for r in children) == sorted(
         (s, str(k)) for s in ("none", "standard", "minmax", "robust") for k in (0, 1)
     )
-    assert "Sweep " in res.stdout and "8 of 8 jobs finished" in res.stdout
+    assert "Sweep " in out and "8 of 8 jobs finished" in out
 
 
 def test_failed_job_does_not_stop_the_sweep(outputs: Path) -> None:
-    res = cli("-m", "trainer.lr=-1,0.001,0", *TINY, f"paths.outputs={outputs}", "experiment_name=cli_fail")
-    assert res.returncode == 1
-    assert "2 job(s) FAILED:" in res.stderr
-    assert "[trainer.lr=-1 " in res.stderr and "ConfigError: trainer.lr: got -1; expected a number > 0." in res.stderr
+    """In this process, as test_multirun_makes_children_of_one_parent."""
+    code, _, err = in_process(runner_main, "-m", "trainer.lr=-1,0.001,0", *TINY, f"paths.outputs={outputs}", "experiment_name=cli_fail")
+    assert code == 1
+    assert "2 job(s) FAILED:" in err
+    assert "[trainer.lr=-1 " in err and "ConfigError: trainer.lr: got -1; expected a number > 0." in err
     runs = runs_of(outputs, "cli_fail")
     children = {r.data.params["trainer.lr"]: r for r in runs if "mlflow.parentRunId" in r.data.tags}
     assert children["0.001"].info.status == "FINISHED"
@@ -61,20 +66,33 @@ def test_failed_job_does_not_stop_the_sweep(outputs: Path) -> None:
     assert parent.info.status == "FAILED" and parent.data.metrics["sweep/failed"] == 2
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        *CONFIG_MISTAKES,
-        (["model=cnn"], "Error: model.name: 'cnn' needs an image dataset (one image or array column), e.g. dataset=digits dataset.as_image=true; use model=mlp for tables."),
-        (["dataset=hf", "dataset.path=csv", "dataset.data_files=/no/such.csv"], "Error: dataset.data_files: file not found: '/no/such.csv'."),
-        (["dataset=hf"], "Error: dataset.path: a value is required (it is ??? in the config); set it, e.g. dataset.path=<value>."),
-    ],
-)
+CAUGHT_BEFORE_IMPORTS = [
+    *CONFIG_MISTAKES,
+    (["dataset=hf"], "Error: dataset.path: a value is required (it is ??? in the config); set it, e.g. dataset.path=<value>."),
+]  # fmt: skip
+CAUGHT_BY_THE_JOB = [  # past the pre-import check: the full validation inside the job (~10 s of imports in a new process)
+    (["model=cnn"], "Error: model.name: 'cnn' needs an image dataset (one image or array column), e.g. dataset=digits dataset.as_image=true; use model=mlp for tables."),
+    (["dataset=hf", "dataset.path=csv", "dataset.data_files=/no/such.csv"], "Error: dataset.data_files: file not found: '/no/such.csv'."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args, message", CAUGHT_BEFORE_IMPORTS)
 def test_config_mistakes_print_one_clean_line(outputs: Path, args: list[str], message: str) -> None:
     res = cli("progress=false", "trainer.epochs=1", f"paths.outputs={outputs}", "experiment_name=cli_errors", *args)
     assert res.returncode == 1
     assert message in res.stderr.splitlines()
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("args, message", CAUGHT_BY_THE_JOB)
+def test_job_config_mistakes_print_one_clean_line(outputs: Path, args: list[str], message: str) -> None:
+    """`python -m runner`'s main in this process (Hydra parses the same argv): the job's own
+    validation ends it with exit status 1 and one line. The same path in a real process:
+    test_data_problems.test_the_cli_prints_the_cause_not_a_traceback."""
+    code, _, err = in_process(runner_main, "progress=false", "trainer.epochs=1", f"paths.outputs={outputs}", "experiment_name=cli_errors", *args)
+    assert code == 1
+    assert message in err.splitlines()
+    assert "Traceback" not in err
 
 
 def test_unknown_group_option_is_hydras_clear_error(outputs: Path) -> None:

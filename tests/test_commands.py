@@ -3,8 +3,6 @@ stores, odd experiment names, ``MLFLOW_TRACKING_URI`` and config mistakes that l
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,8 @@ from mlflow import MlflowClient
 from runner.compare import compare
 from runner.jobs.job import JobContext, run_job
 from runner.rerun import rerun
-from tests.conftest import FAST, ROOT, cli, compose
+from runner.__main__ import main as runner_main
+from tests.conftest import FAST, cli, compose, in_process
 
 TINY = ["dataset=breast_cancer"]
 
@@ -57,18 +56,21 @@ def test_rerun_of_an_experiment_with_a_comma_and_a_quote(outputs: Path) -> None:
 
 @pytest.mark.slow
 def test_unknown_run_id_is_one_line(outputs: Path) -> None:
+    """``python -m runner.rerun``'s main in this process (exit status and stderr as the process ends with them)."""
+    from runner.rerun import main
+
     _job(outputs, "t_cmd", "seed=0")
-    res = subprocess.run([sys.executable, "-m", "runner.rerun", "nope", "--tracking-uri", f"sqlite:///{outputs}/mlflow.db"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert res.returncode == 1 and "Error: run_id: no run 'nope'" in res.stderr and "Traceback" not in res.stderr
+    code, _, err = in_process(main, argv=["nope", "--tracking-uri", f"sqlite:///{outputs}/mlflow.db"])
+    assert code == 1 and "Error: run_id: no run 'nope'" in err and "Traceback" not in err
 
 
 @pytest.mark.slow
 def test_mlflow_tracking_uri_is_honoured_by_the_runner_and_compare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = tmp_path / "elsewhere.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
-    res = cli(*FAST, *TINY, f"paths.outputs={tmp_path / 'out'}", "experiment_name=t_env")
-    assert res.returncode == 0, res.stderr[-2000:]
+    code, out, err = in_process(runner_main, *FAST, *TINY, f"paths.outputs={tmp_path / 'out'}", "experiment_name=t_env")  # `python -m runner`'s main
+    assert code == 0, err[-2000:]
+    assert f"Open the UI: mlflow ui --backend-store-uri sqlite:///{store}" in out
     assert store.exists() and not (tmp_path / "out" / "mlflow.db").exists()
     rows, _ = compare("t_env", out=tmp_path / "cmp")  # no --tracking-uri: the variable
     assert rows[0]["n"] == 1

@@ -21,7 +21,7 @@ from runner.tables.encoding import UNKNOWN
 from runner.fitting.evaluation import classification_metrics, positive_class
 from runner.model.inference import PROBA_PREFIX, raw_frame, to_dataset
 from runner.jobs.job import JobContext, run_job
-from tests.conftest import FAST, ROOT, compose
+from tests.conftest import FAST, ROOT, compose, in_process
 
 
 def mixed_csv(path: Path, n: int = 600, seed: int = 0) -> Path:
@@ -168,28 +168,35 @@ def predict_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_predict_cli_scores_files_and_folders_and_names_missing_columns(outputs: Path, csv_model: tuple[str, Any], tmp_path: Path, csv_file: Path) -> None:
+def test_predict_cli_scores_files_and_folders_and_names_missing_columns(outputs: Path, csv_model: tuple[str, Any], tmp_path: Path, csv_file: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """One real ``python -m runner.predict`` (exit status 2, the last stderr line, no traceback);
+    the other inputs through ``main(argv)`` in this process (the same code, without ~10 s of imports)."""
     import datasets as hf
 
+    from runner import predict
+
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)  # main() sets it for its process
     run_id, model = csv_model
     rows = pd.read_csv(csv_file).head(50)
     expected = model.predict(rows.drop(columns=["label"]))
     rows.to_parquet(tmp_path / "rows.parquet")
-    done = predict_cli(run_id, str(tmp_path / "rows.parquet"), "--output", str(tmp_path / "p.parquet"), "--tracking-uri", store(outputs))
-    assert done.returncode == 0, done.stderr
+    code, out, err = in_process(predict.main, argv=[run_id, str(tmp_path / "rows.parquet"), "--output", str(tmp_path / "p.parquet"), "--tracking-uri", store(outputs)])
+    assert code == 0, err
+    assert f"50 predictions -> {tmp_path / 'p.parquet'}" in out
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "p.parquet"), expected.reset_index(drop=True))
     hf.DatasetDict({"test": hf.Dataset.from_pandas(rows)}).save_to_disk(str(tmp_path / "saved"))
-    done = predict_cli(f"runs:/{run_id}/model", str(tmp_path / "saved"), "--output", str(tmp_path / "p.csv"), "--tracking-uri",
-                       store(outputs), "--batch-size", "7")  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "50/50" in done.stderr  # the progress bar, 8 batches
+    code, out, err = in_process(predict.main, argv=[f"runs:/{run_id}/model", str(tmp_path / "saved"), "--output", str(tmp_path / "p.csv"),
+                                                    "--tracking-uri", store(outputs), "--batch-size", "7"])  # fmt: skip
+    assert code == 0, err
+    assert "50/50" in err  # the progress bar, 8 batches
     got = pd.read_csv(tmp_path / "p.csv")
     assert list(got["label"]) == list(expected["label"])
     np.testing.assert_allclose(got.filter(like=PROBA_PREFIX), expected.filter(like=PROBA_PREFIX), rtol=1e-6)
     (tmp_path / "files").mkdir()
     rows.to_csv(tmp_path / "files" / "test.csv", index=False)  # load_dataset on a folder of files (the hub-id path)
-    done = predict_cli(run_id, str(tmp_path / "files"), "--output", str(tmp_path / "f.parquet"), "--tracking-uri", store(outputs))
-    assert done.returncode == 0, done.stderr
+    code, out, err = in_process(predict.main, argv=[run_id, str(tmp_path / "files"), "--output", str(tmp_path / "f.parquet"), "--tracking-uri", store(outputs)])
+    assert code == 0, err
     assert list(pd.read_parquet(tmp_path / "f.parquet")["label"]) == list(expected["label"])
     rows.drop(columns=["count", "color"]).to_csv(tmp_path / "bad.csv", index=False)
     done = predict_cli(run_id, str(tmp_path / "bad.csv"), "--output", str(tmp_path / "x.parquet"), "--tracking-uri", store(outputs))

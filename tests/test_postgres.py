@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST, cli, compose
+from tests.conftest import FAST, cli, compose, in_process
 
 pytestmark = pytest.mark.slow  # every test here runs jobs or starts processes
 
@@ -61,12 +61,14 @@ def postgres_uri() -> Iterator[str]:
 def test_jobs_and_sweeps_track_to_postgresql(postgres_uri: str, tmp_path) -> None:
     from mlflow import MlflowClient
 
+    from runner.__main__ import main as runner_main
     from runner.jobs.job import JobContext, run_job
 
     art = f"tracking.artifact_root={tmp_path}/artifacts"
     result = run_job(compose([*FAST, f"tracking.uri={postgres_uri}", art, f"paths.outputs={tmp_path}", "experiment_name=pg"]), JobContext())
-    res = cli("-m", "seed=0,1", *FAST, "dataset.n_samples=2000", f"tracking.uri={postgres_uri}", art, f"paths.outputs={tmp_path}", "experiment_name=pg")
-    assert res.returncode == 0, res.stderr[-2000:]
+    # `python -m runner -m ...`'s main in this process (a real process sweeps to this server: the password test)
+    code, _, err = in_process(runner_main, "-m", "seed=0,1", *FAST, "dataset.n_samples=2000", f"tracking.uri={postgres_uri}", art, f"paths.outputs={tmp_path}", "experiment_name=pg")
+    assert code == 0, err[-2000:]
     client = MlflowClient(postgres_uri)
     runs = client.search_runs([client.get_experiment_by_name("pg").experiment_id])
     assert client.get_run(result.run_id).info.status == "FINISHED"

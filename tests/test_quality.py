@@ -1,8 +1,6 @@
 """Quality, EDA, drift and importance weighting against scipy and constructed data."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ from scipy.spatial.distance import jensenshannon
 from components.drift import DomainClassifierImportance, binned, divergences, drift_report
 from components.quality import QualitySettings, consistency_and_duplicates, label_issues, near_zero_variance, quality_report
 from runner.jobs.job import JobContext, run_job
-from tests.conftest import FAST, ROOT, compose
+from tests.conftest import FAST, compose, in_process
 
 
 def test_divergences_against_scipy() -> None:
@@ -132,10 +130,11 @@ def test_importance_weighting_lowers_test_loss_under_covariate_shift(tmp_path: P
 
 @pytest.mark.slow
 def test_eda_mode_prints_and_writes_the_report(tmp_path: Path) -> None:
-    res = subprocess.run(
-        [sys.executable, "-m", "runner.quality", "dataset=breast_cancer", f"paths.outputs={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
-    assert res.returncode == 0, res.stderr
-    assert "completeness" in res.stdout and "drift: domain AUC" in res.stdout and "class counts             {'malignant': " in res.stdout
+    """``python -m runner.quality``'s main with the same argv, in this process (Hydra parses it; no ~10 s of imports)."""
+    from runner import quality
+
+    code, out, err = in_process(quality.main, "dataset=breast_cancer", f"paths.outputs={tmp_path}")
+    assert code == 0, err
+    assert "completeness" in out and "drift: domain AUC" in out and "class counts             {'malignant': " in out
     html = next(tmp_path.glob("runs/*/*/report/quality.html")).read_text()
     assert "<h2>Drift: train → test</h2>" in html and "data:image/png;base64," in html

@@ -17,7 +17,7 @@ from components.registry import REGISTRIES, check_value, describe, get_registry
 import runner.jobs.job  # noqa: F401  (every kind registered: components, the trainer, the trackers)
 from runner.cli import precheck as pc
 from runner.cli.configs import to_plain
-from tests.conftest import CONF, CONFIG_MISTAKES, FAST, ROOT, compose
+from tests.conftest import CONF, CONFIG_MISTAKES, FAST, ROOT, compose, in_process
 
 HEAVY = ("torch", "sklearn", "mlflow", "datasets", "matplotlib", "scipy", "pandas",
          # the runner's modules that import them: the job and its stages, the model export, streaming
@@ -211,40 +211,33 @@ def test_one_mlflow_client_per_store(tmp_path: Path) -> None:
     assert c.client is not a.client and c.experiment_id()
 
 
-COUNT_COMPOSITIONS = """
-import json, runpy, sys
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
-calls = []
-original = ConfigLoaderImpl.load_configuration
-def counted(self, *args, **kwargs):
-    calls.append(1)
-    return original(self, *args, **kwargs)
-ConfigLoaderImpl.load_configuration = counted
-sys.argv = ["runner", *json.loads(sys.argv[1])]
-try:
-    runpy.run_module("runner", run_name="__main__", alter_sys=True)
-except SystemExit:
-    pass
-print("COMPOSED=%d" % len(calls), file=sys.stderr)
-"""
-
-
-@pytest.mark.slow  # three small jobs in a subprocess
-def test_sweep_composes_each_job_once(tmp_path: Path) -> None:
+@pytest.mark.slow  # three small jobs
+def test_sweep_composes_each_job_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Hydra composes the master config twice (its mode, then the run), and each job once: the
-    sweeper's check of the batch used to be composed again by the launcher (2 + 2 x jobs)."""
+    sweeper's check of the batch used to be composed again by the launcher (2 + 2 x jobs).
+    ``python -m runner -m ...``'s main runs in this process (it patches Hydra as in its own process)."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from omegaconf import OmegaConf
 
+    from runner.__main__ import main
+
+    calls: list[int] = []
+    original = ConfigLoaderImpl.load_configuration
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConfigLoaderImpl, "load_configuration", counted)
     args = ["-m", "seed=0,1,2", "dataset=breast_cancer", "model=logistic", "tracking=none", "quality=none",
             "progress=false", "cache.enabled=false", f"paths.outputs={tmp_path}"]  # fmt: skip
-    res = subprocess.run([sys.executable, "-c", COUNT_COMPOSITIONS, json.dumps(args)], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    composed = [line for line in res.stderr.splitlines() if line.startswith("COMPOSED=")]
-    assert composed == ["COMPOSED=5"], res.stderr[-3000:]
+    code, out, err = in_process(main, *args)
+    assert code == 0 and len(calls) == 5, (len(calls), err[-3000:])
     jobs = sorted(tmp_path.glob("multirun/*/*/*/.hydra/config.yaml"))
     hydra = [OmegaConf.load(p.parent / "hydra.yaml").hydra for p in jobs]
     assert [OmegaConf.load(p).seed for p in jobs] == [0, 1, 2] and [h.job.num for h in hydra] == [0, 1, 2]
     assert [h.overrides.task[0] for h in hydra] == ["seed=0", "seed=1", "seed=2"]  # each job got its own config
-    assert res.stdout.count("test/roc_auc") == 3 and "FAILED" not in res.stderr, res.stderr[-3000:]  # every job ran
+    assert out.count("test/roc_auc") == 3 and "FAILED" not in err, err[-3000:]  # every job ran
 
 
 EAGER_OPTIM = """

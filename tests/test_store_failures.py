@@ -14,7 +14,8 @@ from mlflow import MlflowClient
 from components.errors import ConfigError
 from runner.jobs.job import JobContext, run_job
 from runner.tracker.tracking import MlflowTracker, TrackingError
-from tests.conftest import FAST, cli, compose
+from runner.__main__ import main as runner_main
+from tests.conftest import FAST, cli, compose, in_process
 
 TINY = [*FAST, "dataset=breast_cancer"]
 
@@ -102,8 +103,9 @@ def test_full_store_disk_and_full_artifact_disk(tmpfs, tmp_path: Path) -> None:
     assert all(r.info.status != "RUNNING" for r in client.search_runs([client.get_experiment_by_name("full").experiment_id]))
     art_disk = tmpfs("1m")
     _fill(art_disk)
-    res = cli(*TINY, f"tracking.artifact_root={art_disk}/art", "experiment_name=full_art", f"paths.outputs={tmp_path}/out")
-    assert res.returncode == 1 and "Traceback" not in res.stderr and "disk full" in res.stderr, res.stderr[-2000:]
+    # `python -m runner`'s main in this process (the real process: the store-disk case above)
+    code, _, err = in_process(runner_main, *TINY, f"tracking.artifact_root={art_disk}/art", "experiment_name=full_art", f"paths.outputs={tmp_path}/out")
+    assert code == 1 and "Traceback" not in err and "disk full" in err, err[-2000:]
     client = MlflowClient(f"sqlite:///{tmp_path}/out/mlflow.db")
     (run,) = client.search_runs([client.get_experiment_by_name("full_art").experiment_id])
     assert run.info.status == "FAILED" and "disk full" in run.data.tags["error"]
