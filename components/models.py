@@ -36,11 +36,14 @@ class LogisticRegression(nn.Linear):
         super().__init__(in_features, num_classes)
         self.C = C
 
-    def penalty(self, n_rows: int) -> torch.Tensor:
+    def ridge(self, n_rows: int) -> float:
+        """The coefficient of ``||W||^2`` in the penalty (0 without one)."""
         if self.C is None:
-            return self.weight.new_zeros(())
-        factor = 1.0 if self.out_features == 2 else 0.5
-        return factor * self.weight.pow(2).sum() / (self.C * max(n_rows, 1))
+            return 0.0
+        return (1.0 if self.out_features == 2 else 0.5) / (self.C * max(n_rows, 1))
+
+    def penalty(self, n_rows: int) -> torch.Tensor:
+        return self.ridge(n_rows) * self.weight.pow(2).sum()
 
 
 @MODELS.register("logistic", runtime=("in_features", "num_classes", "image_shape"))

@@ -21,6 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from components.losses import CrossEntropy, WeightedCrossEntropy
+from components.models import LogisticRegression
+
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
@@ -30,9 +33,6 @@ def objective_for(
     """The closed-form objective of ``loss_fn(model(X), y, sample_weight) + model.penalty(n)``
     over the flat parameter vector (weight rows, then bias: ``parameters_to_vector``'s order),
     or None where it does not apply."""
-    from components.losses import CrossEntropy, WeightedCrossEntropy
-    from components.models import LogisticRegression
-
     if type(model) is not LogisticRegression or type(loss_fn) not in (CrossEntropy, WeightedCrossEntropy):
         return None
     if model.bias is None or not (model.weight.requires_grad and model.bias.requires_grad):
@@ -49,9 +49,7 @@ def objective_for(
         row = row * sample_weight.detach().cpu().double().numpy()
     if isinstance(loss_fn, WeightedCrossEntropy):
         row = row * loss_fn.class_weight.detach().cpu().double().numpy()[labels]
-    C = model.C
-    # LogisticRegression.penalty: factor * ||W||^2 / (C n), factor 1 for two rows, 1/2 above
-    ridge = 0.0 if C is None else (1.0 if k == 2 else 0.5) / (C * max(n, 1))
+    ridge = model.ridge(n)  # LogisticRegression.penalty = ridge * ||W||^2
     if k == 2:
         return _binary(Xn, (1.0 - eps) * (labels == 1) + eps / 2, row, ridge)
     targets = np.full((k, n), eps / k)  # classes x rows: numpy reduces fast across the first axis
@@ -69,7 +67,7 @@ def _binary(Xn: np.ndarray, t1: np.ndarray, row: np.ndarray, ridge: float) -> Ob
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
         W, b = w[: 2 * d].reshape(2, d), w[2 * d :]
         delta = Xn @ (W[1] - W[0]) + (b[1] - b[0])
-        value = float(row @ (t1 * delta)) * -1.0 - float(row @ log_expit(-delta))  # softplus(δ) = -log σ(-δ)
+        value = -float(row @ (log_expit(-delta) + t1 * delta))  # softplus(δ) = -log σ(-δ)
         g = (expit(delta) - t1) * row
         gv, gb = g @ Xn, g.sum()
         grad = np.concatenate([-gv, gv, [-gb, gb]])
