@@ -35,7 +35,7 @@ import numpy as np
 from components.errors import ConfigError
 from runner.tables.data import PreparedData, Split, labels, prepare, subset
 from runner.tables.encoding import TableEncoder, numeric_matrix
-from runner.tables.memory import check_data, choose_path, encoded_width, human, matrix_bytes
+from runner.tables.memory import check_data, choose_path, encoded_width, human, matrix_bytes, return_freed_memory
 
 log = logging.getLogger("runner")
 INDEX_RESAMPLERS = ("none", "random_over", "random_under")
@@ -123,6 +123,7 @@ def streamer(budget: int, seed: int, progress: bool, plain: Mapping[str, Any] | 
             return None
         if plain is not None:
             check_streamable(plain)  # before any encoding: a refused component costs nothing
+        return_freed_memory()  # blocks and SMOTE's chunks freed go back to the OS (glibc kept them)
         n = train.num_rows
         rng = np.random.default_rng(seed)
         sample = np.sort(rng.choice(n, sample_size(budget, width, n), replace=False))
