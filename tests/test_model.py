@@ -143,6 +143,41 @@ def test_raw_rows_with_unseen_categories_and_nans(csv_model: tuple[str, Any]) ->
         model.predict(rows.drop(columns=["count"]))
 
 
+@pytest.mark.slow  # trains a job (the module's csv_model run)
+def test_the_model_pins_the_installed_versions(outputs: Path, csv_model: tuple[str, Any]) -> None:
+    from importlib.metadata import version
+
+    run_id, _ = csv_model
+    local = Path(MlflowClient(store(outputs)).download_artifacts(run_id, "model/requirements.txt"))
+    pins = dict(line.split("==") for line in local.read_text().split())
+    for name in ("mlflow", "torch", "scikit-learn", "datasets", "numpy"):
+        assert pins[name] == version(name).split("+")[0], name
+
+
+def test_mlflows_pin_check_is_skipped_only_while_saving(caplog: pytest.LogCaptureFixture) -> None:
+    """Our pins are the installed versions, so MLflow's check (a scan of every installed package
+    the first time) is skipped while the model is saved, and only then (runner/model/model_export.py)."""
+    import logging
+
+    import mlflow.utils.environment as environment
+
+    from runner.model.model_export import _no_pin_check
+
+    original = environment.warn_dependency_requirement_mismatches
+    unmet = ["no-such-package-dq-runner==1.0"]
+    logger = logging.getLogger("mlflow.utils.requirements_utils")
+    logger.addHandler(caplog.handler)
+    try:
+        with _no_pin_check():
+            environment._process_pip_requirements(None, pip_requirements=unmet)
+        assert "mismatches" not in caplog.text
+        environment._process_pip_requirements(None, pip_requirements=unmet)
+        assert "mismatches" in caplog.text  # MLflow's own check, back after the save
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert environment.warn_dependency_requirement_mismatches is original
+
+
 NO_MODEL_SWEEP = "sw-no-model"
 
 
