@@ -126,8 +126,8 @@ def drift_histograms(train: np.ndarray, test: np.ndarray, drift: dict[str, Any],
         j = names.index(row["feature"])
         lo, hi = np.percentile(np.r_[train[:, j], test[:, j]], [0.5, 99.5])
         bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
-        ax.hist(train[:, j], bins=bins, density=True, alpha=0.5, label="train")
-        ax.hist(test[:, j], bins=bins, density=True, alpha=0.5, label="test")
+        for X, label in ((train, "train"), (test, "test")):  # one filled outline each: 40 bar patches drew ~2x slower
+            ax.hist(X[:, j], bins=bins, density=True, alpha=0.5, label=label, histtype="stepfilled")
         ax.set_title(f"{row['feature']}\nPSI {row['psi']:.3f}  KS {row['ks']:.3f}", fontsize=9)
         ax.set_xlabel("value", fontsize=8)
         ax.set_ylabel("density", fontsize=8)
