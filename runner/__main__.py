@@ -60,18 +60,22 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
 
 
 _schema_fresh = False  # this process has checked (or written) the registry schema
+_prechecked = False  # _fail_fast ran (on Hydra's first composition, runner/cli/config_cache.py), or -m
 
 
 def _fail_fast(cfg: DictConfig) -> None:
     """A single run whose mistake the registry schema can see exits here, before torch,
-    scikit-learn, MLflow and datasets are imported (``runner.cli.precheck``). Sweeps skip it: their
+    scikit-learn, MLflow and datasets are imported (``runner.cli.precheck``): called on the
+    composition Hydra makes to read the mode (runner/cli/config_cache.py), before its run folder
+    exists; else (a sweep override without ``-m``, another Hydra) from ``cli_job``. Sweeps skip it: their
     first job pays the imports anyway, and a failed job there is recorded, not exited."""
-    global _schema_fresh
+    global _schema_fresh, _prechecked
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+    if _prechecked or (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):
         return
+    _prechecked = True
     from runner.cli.configs import to_plain
     from runner.cli.precheck import precheck
 
@@ -122,16 +126,20 @@ def main() -> None:
     from runner.cli import signals
     from runner.tracker.redaction import install_stream_redaction
 
+    global _prechecked
     install_stream_redaction()
     signals.install()
+    multirun = bool({"-m", "--multirun"} & set(sys.argv[1:]))
+    _prechecked = multirun  # per call (tests run main() again in one process); sweeps never exit on a mistake
     if {"--help", "-h", "--hydra-help"} & set(sys.argv[1:]):
         config_cache.share_group_listings()
-    if {"-m", "--multirun"} & set(sys.argv[1:]):
+    if multirun:
         config_cache.compose_each_job_once()
         config_cache.install()  # each conf/ file parsed once for the whole sweep
     logging.raiseExceptions = False  # a full disk under Hydra's log file: our one line, not logging's traceback
     try:
-        _hydra_main()
+        with config_cache.check_when_reading_mode(_fail_fast):  # a single run's mistake, before Hydra composes again
+            _hydra_main()
     except KeyboardInterrupt as exc:
         from runner.cli.sweep import abort_active
 

@@ -240,6 +240,33 @@ def test_sweep_composes_each_job_once(tmp_path: Path, monkeypatch: pytest.Monkey
     assert out.count("test/roc_auc") == 3 and "FAILED" not in err, err[-3000:]  # every job ran
 
 
+def test_single_run_mistake_exits_on_hydras_first_composition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the registry schema cached, a single run's mistake exits on the composition Hydra makes
+    to read the mode: no second composition, no run folder. A sweep override without ``-m`` still
+    gets Hydra's own message, and Hydra's method is put back after the command."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.hydra import Hydra
+
+    from runner.__main__ import main
+
+    pc.save_schema(tmp_path / "cache")  # what a full validation leaves behind (every kind is registered here)
+    calls: list[int] = []
+    original = ConfigLoaderImpl.load_configuration
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConfigLoaderImpl, "load_configuration", counted)
+    get_mode = Hydra.get_mode
+    code, _, err = in_process(main, "+scaler.foo=1", f"paths.outputs={tmp_path}")
+    assert code == 1 and "Error: scaler.foo: unknown parameter of scaler 'standard'" in err, err[-2000:]
+    assert len(calls) == 1 and not (tmp_path / "runs").exists()
+    code, _, err = in_process(main, "seed=1,2", "+scaler.foo=1", f"paths.outputs={tmp_path}")
+    assert code == 1 and "To sweep over it, add --multirun" in err and "scaler.foo" not in err, err[-2000:]
+    assert Hydra.get_mode is get_mode
+
+
 EAGER_OPTIM = """
 import json, sys, torch
 from runner.fitting.eager_optim import eager_class

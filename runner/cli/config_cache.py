@@ -1,8 +1,9 @@
 """Work Hydra repeats within one process, done once: each config file parsed once (``install``:
 ``-m`` sweeps and the test session), the group listing of ``--help`` on one repository copy
-(``share_group_listings``) and each job of an in-process sweep composed once
-(``compose_each_job_once``). All three patch Hydra's private classes and patch nothing when
-those are not where expected (another Hydra version): Hydra then works as before.
+(``share_group_listings``), each job of an in-process sweep composed once
+(``compose_each_job_once``), and a single run's config checked on the composition Hydra makes to
+read its mode (``check_when_reading_mode``). All four patch Hydra's private classes and patch
+nothing when those are not where expected (another Hydra version): Hydra then works as before.
 
 Files parsed once. Why: Hydra re-reads and re-parses every file of the defaults list on each composition (its own
 cache lives for one composition): ~25 files a job, ~40% of a composition's ~0.23 s CPU (profiled
@@ -19,7 +20,7 @@ from __future__ import annotations
 import copy
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -149,3 +150,65 @@ def _in_batch_check() -> bool:
     """True when the caller is ``Sweeper.validate_batch_is_legal`` (its configs are discarded)."""
     frame = sys._getframe(2)
     return frame is not None and frame.f_code.co_name == "validate_batch_is_legal"
+
+
+@contextmanager
+def check_when_reading_mode(check: Callable[[Any], None]) -> Iterator[None]:
+    """While in this context, run ``check`` on the config Hydra composes to read ``hydra.mode``,
+    when it is a single run.
+
+    Why: before a single run Hydra composes the whole config once only to read its mode, then
+    composes it again for the run and sets up the run's folder and logging; a config mistake the
+    registry schema sees (runner/cli/precheck.py) surfaced only after all that (1.17 s for
+    ``+scaler.foo=1`` on the idle 2-core machine). ``check`` gets that first composition,
+    without its ``hydra`` node. Skipped when the mode is MULTIRUN or an override is a sweep
+    (``seed=1,2`` without ``-m``: Hydra's own error comes first, as before), and when the
+    composition fails (Hydra reports that itself). Hydra's method is put back on the way out; if
+    it is not where expected, nothing is patched."""
+    from hydra._internal.hydra import Hydra
+
+    original = Hydra.__dict__.get("get_mode")
+    if original is None:
+        yield
+        return
+
+    def get_mode(self: Any, config_name: str | None, overrides: list[str]) -> Any:
+        seen: list[Any] = []
+        compose = self.compose_config
+
+        def keep(*args: Any, **kwargs: Any) -> Any:
+            seen.append(compose(*args, **kwargs))
+            return seen[-1]
+
+        self.compose_config = keep
+        try:
+            mode = original(self, config_name, overrides)
+        finally:
+            del self.compose_config
+        if seen and str(mode) != "RunMode.MULTIRUN" and not _sweeps(overrides):
+            check(_without_hydra(seen[-1]))
+        return mode
+
+    Hydra.get_mode = get_mode  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Hydra.get_mode = original  # type: ignore[method-assign]
+
+
+def _sweeps(overrides: list[str]) -> bool:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        return any(o.is_sweep_override() for o in OverridesParser.create().parse_overrides(overrides))
+    except Exception:  # unparsable: Hydra's own error follows
+        return True
+
+
+def _without_hydra(cfg: Any) -> Any:
+    from omegaconf import OmegaConf, open_dict
+
+    OmegaConf.set_readonly(cfg, False)
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+    return cfg
