@@ -37,6 +37,24 @@ def test_numeric_matrix_matches_datasets_numpy_formatter(selected: bool) -> None
     np.testing.assert_array_equal(numeric_matrix(ds, ["f", "i", "b", "v"]), expected)
 
 
+@pytest.mark.parametrize(
+    "rows",
+    [np.arange(1200, 1900), np.array([3, 2400, 7, 7, 1999]), np.array([2499]), np.array([], dtype=np.int64), np.arange(2500)],
+    ids=["consecutive", "unsorted-with-repeats", "last-row", "none", "all"],
+)
+def test_arrow_table_rows_equal_a_take_on_the_whole_table(rows: np.ndarray) -> None:
+    """``arrow_table`` takes from the slice the rows span (Arrow's take costs per chunk): the same rows."""
+    from components.arrow import arrow_table
+    from runner.tables.data import subset
+
+    base = hf.Dataset(pa.Table.from_batches(table().data.table.to_batches(max_chunksize=100)))  # 25 record batches
+    part = subset(base, rows)
+    expected = base.data.table.select(["f", "c"]).take(pa.array(rows, pa.int64()))
+    got = arrow_table(part, ["f", "c"])
+    np.testing.assert_array_equal(got.column("f").to_numpy(), expected.column("f").to_numpy())  # NaNs equal here
+    assert got.column("c").to_pylist() == expected.column("c").to_pylist()
+
+
 def test_encoder_imputes_train_median_and_codes_train_categories() -> None:
     ds = table()
     train, test = ds.select(range(2000)), ds.select(range(2000, 2500))
