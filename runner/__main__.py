@@ -75,7 +75,6 @@ def _fail_fast(cfg: DictConfig) -> None:
 
     if _prechecked or (HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN):
         return
-    _prechecked = True
     from runner.cli.configs import to_plain
     from runner.cli.precheck import precheck
 
@@ -83,6 +82,7 @@ def _fail_fast(cfg: DictConfig) -> None:
         plain = to_plain(cfg)
         cache_dir = (plain.get("cache") or {}).get("dir")
         _schema_fresh = bool(cache_dir) and precheck(plain, cache_dir)
+    _prechecked = True  # not on an unexpected error: the next call meets it inside Hydra's run
 
 
 def _remember_schema(cfg: DictConfig) -> None:

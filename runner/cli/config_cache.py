@@ -17,6 +17,7 @@ not where expected (another Hydra version), nothing is patched.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import sys
@@ -186,7 +187,8 @@ def check_when_reading_mode(check: Callable[[Any], None]) -> Iterator[None]:
         finally:
             del self.compose_config
         if seen and str(mode) != "RunMode.MULTIRUN" and not _sweeps(overrides):
-            check(_without_hydra(seen[-1]))
+            with contextlib.suppress(Exception):  # a clean exit passes; anything else is met again, where Hydra reports it
+                check(_without_hydra(seen[-1]))
         return mode
 
     Hydra.get_mode = get_mode  # type: ignore[method-assign]
