@@ -127,13 +127,9 @@ def test_streamed_split_is_rechunked_once_into_large_batches(table: Path, monkey
 
     from components.arrow import arrow_table
     from runner.tables.data import subset
-    import runner.tables.streaming as streaming
     from runner.tables.streaming import rechunked
 
-    plain = _plain(table, f"data.memory_budget={SMALL}")
-    assert prepare_within_budget(plain, 0).train.X.ds._indices is not None  # 3 record batches: not worth a new file
-    monkeypatch.setattr(streaming, "REWRITE_ABOVE_BATCHES", 2)
-    data = prepare_within_budget(plain, 0)
+    data = prepare_within_budget(_plain(table, f"data.memory_budget={SMALL}"), 0)
     split = data.raw_train  # the training split as carved: an indices mapping over datasets' 1,000-row batches
     streamed = data.train.X.ds
     assert split._indices is not None and streamed._indices is None

@@ -45,7 +45,6 @@ log = logging.getLogger("runner")
 INDEX_RESAMPLERS = ("none", "random_over", "random_under")
 SUPPORTED = (*INDEX_RESAMPLERS, "smote")
 MAX_BLOCK_ROWS = 1 << 18  # rows encoded at once: bounded by the budget, and by this (cache-friendly)
-REWRITE_ABOVE_BATCHES = 2048  # rechunked(): below this Arrow's per-batch cost of a random block is small
 MIN_SAMPLE_ROWS, MAX_SAMPLE_ROWS = 10_000, 200_000  # the seeded sample (encoder categories, report, sample fits)
 
 
@@ -126,18 +125,16 @@ def rechunked(ds: Any, rows_per_batch: int) -> Any:
     proportion to the chunks of the table it gathers from; ``datasets`` writes 1,000-row record
     batches, so at 10M rows a 32k-row block cost 0.5 s (0.05 s at 1M) and an epoch grew with the
     square of the rows. One linear pass writes the split in blocks-sized batches instead. Returned
-    unchanged when its batches are already large, when the table has at most
-    ``REWRITE_ABOVE_BATCHES`` of them (the new file's pages add to the resident set: +70 MB at 1M
-    rows, where a block cost only 0.05 s), when it has no cache file (an in-memory table: copying it
-    is what the budget forbids), or when the file cannot be written (a full disk: slower, not wrong).
+    unchanged when its batches are already large, when it has no cache file (an in-memory table:
+    copying it is what the budget forbids), or when the file cannot be written (a full disk: slower, not wrong).
     """
     import datasets as hf
     import pyarrow as pa
     from datasets.table import MemoryMappedTable
 
     table = ds.data.table
-    files, batches = [f["filename"] for f in (ds.cache_files or [])], len(table.to_batches())
-    if not files or batches <= REWRITE_ABOVE_BATCHES or table.num_rows / batches >= rows_per_batch // 4:
+    files = [f["filename"] for f in (ds.cache_files or [])]
+    if not files or table.num_rows / max(1, len(table.to_batches())) >= rows_per_batch // 4:
         return ds
     path = os.path.join(os.path.dirname(files[0]), f"dq-rechunked-{ds._fingerprint}-{rows_per_batch}.arrow")
     if not os.path.exists(path):
