@@ -116,44 +116,6 @@ def test_only_the_streamed_path_sets_the_allocator(table: Path, monkeypatch: pyt
     assert prepare_within_budget(_plain(table, f"data.memory_budget={SMALL}"), 0).path == "streamed" and calls == [1]
 
 
-def test_streamed_split_is_rechunked_once_into_large_batches(table: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """The training split as its own memory-mapped file of block-sized record batches: the same rows
-    in the same order, written once (a second job reuses it), never for an in-memory table, and a
-    write that fails (a full disk) leaves the split as it was, with a warning and no partial file."""
-    import os
-
-    import datasets as hf
-    import pyarrow as pa
-
-    from components.arrow import arrow_table
-    from runner.tables.data import subset
-    from runner.tables.streaming import rechunked
-
-    data = prepare_within_budget(_plain(table, f"data.memory_budget={SMALL}"), 0)
-    split = data.raw_train  # the training split as carved: an indices mapping over datasets' 1,000-row batches
-    streamed = data.train.X.ds
-    assert split._indices is not None and streamed._indices is None
-    assert len(streamed.data.table.to_batches()) == 1 and len(split.data.table.to_batches()) >= 3  # 1,920 rows < one 8,192-row batch
-    rows = np.random.default_rng(0).permutation(split.num_rows)[:300]
-    np.testing.assert_array_equal(data.train.X.encode(rows), data.encoder.transform(subset(split, rows)))
-    assert streamed.features == split.features
-    path = streamed.cache_files[0]["filename"]
-    stamp = os.stat(path).st_mtime_ns
-    assert rechunked(split, data.train.X.block_rows).cache_files[0]["filename"] == path and os.stat(path).st_mtime_ns == stamp
-    in_memory = hf.Dataset(arrow_table(split, split.column_names))
-    assert rechunked(in_memory, 8192) is in_memory
-
-    def full_disk(*args: object, **kwargs: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(pa.ipc, "new_stream", full_disk)  # after the file was opened
-    other = subset(split, np.arange(100))  # another split: its file is not written yet
-    with caplog.at_level("WARNING", logger="runner"):
-        assert rechunked(other, 8192) is other
-    assert "not re-chunked ([Errno 28] No space left on device)" in caplog.text
-    assert not list(Path(path).parent.glob("*.tmp"))
-
-
 def test_bad_budget_fails_validation_before_any_run(table: Path) -> None:
     with pytest.raises(ConfigError, match="data.memory_budget: got 'plenty'"):
         validate(_plain(table, "data.memory_budget=plenty"))

@@ -1,8 +1,7 @@
 """The streamed path: a table above ``data.memory_budget`` trains from the memory-mapped Arrow cache.
 
 What is never held whole in RAM on this path: the encoded (float32) training matrix. The training
-split stays on disk, memory-mapped (``datasets``' cache file, re-written once in block-sized
-record batches beside it: :func:`rechunked`), and is encoded, scaled and handed to the
+split stays in ``datasets``' memory-mapped cache file and is encoded, scaled and handed to the
 model one block of rows at a time (runner/fitting/training.py draws the same seeded permutation as the
 in-memory path, so the batches are the same rows in the same order). What is in RAM: the labels,
 the validation and test matrices (the model is validated every epoch), and what the resampler
@@ -26,17 +25,14 @@ must see (below). How each step is fitted without the whole matrix:
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from components.errors import ConfigError
-from components.arrow import arrow_table
 from runner.tables.data import PreparedData, Split, labels, prepare, subset
 from runner.tables.encoding import TableEncoder, numeric_matrix
 from runner.tables.memory import check_data, choose_path, encoded_width, human, matrix_bytes, return_freed_memory
@@ -117,43 +113,6 @@ def _transform_split(encoder: TableEncoder, ds: Any, rows_per_block: int) -> np.
     return out
 
 
-def rechunked(ds: Any, rows_per_batch: int) -> Any:
-    """The split ``ds`` as its own memory-mapped Arrow file of ``rows_per_batch``-row record batches
-    (kept beside the dataset's cache, named by the split's fingerprint, reused by later jobs).
-
-    Why: an epoch reads each block's rows at random positions, and Arrow's ``take`` costs in
-    proportion to the chunks of the table it gathers from; ``datasets`` writes 1,000-row record
-    batches, so at 10M rows a 32k-row block cost 0.5 s (0.05 s at 1M) and an epoch grew with the
-    square of the rows. One linear pass writes the split in blocks-sized batches instead. Returned
-    unchanged when its batches are already large, when it has no cache file (an in-memory table:
-    copying it is what the budget forbids), or when the file cannot be written (a full disk: slower, not wrong).
-    """
-    import datasets as hf
-    import pyarrow as pa
-    from datasets.table import MemoryMappedTable
-
-    table = ds.data.table
-    files = [f["filename"] for f in (ds.cache_files or [])]
-    if not files or table.num_rows / max(1, len(table.to_batches())) >= rows_per_batch // 4:
-        return ds
-    path = os.path.join(os.path.dirname(files[0]), f"dq-rechunked-{ds._fingerprint}-{rows_per_batch}.arrow")
-    if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        try:
-            with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
-                for start in range(0, ds.num_rows, rows_per_batch):
-                    part = arrow_table(subset(ds, np.arange(start, min(ds.num_rows, start + rows_per_batch))), table.column_names)
-                    writer.write_table(part.combine_chunks())
-            os.replace(tmp, path)  # whole or absent: a killed writer leaves only its .tmp
-        except OSError as exc:
-            log.warning("streamed split not re-chunked (%s): reading the cache's %s-row batches", exc, f"{table.num_rows // max(1, len(table.to_batches())):,}")
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-            return ds
-    out = hf.Dataset(MemoryMappedTable.from_file(path), info=ds.info.copy(), split=ds.split, fingerprint=f"{ds._fingerprint}-rechunked")
-    return out if out.num_rows == ds.num_rows else ds
-
-
 def streamer(budget: int, seed: int, progress: bool, plain: Mapping[str, Any] | None = None) -> Callable[..., PreparedData | None]:
     """``prepare``'s hook: None (the in-memory path) when the data fit ``budget``, else streamed data."""
 
@@ -171,7 +130,7 @@ def streamer(budget: int, seed: int, progress: bool, plain: Mapping[str, Any] | 
         encoder = TableEncoder(features=loaded.features, image_shape=loaded.image_shape).fit(subset(train, sample))
         encoder.medians_, missing = column_medians(train, encoder.numeric_)  # exact, not the sample's
         rows = block_rows(budget, len(encoder.feature_names_))
-        X_train = StreamedTrain(rechunked(train, rows), encoder, rows, sample, budget, progress)
+        X_train = StreamedTrain(train, encoder, rows, sample, budget, progress)
         val, test = (_transform_split(encoder, splits[s], rows) for s in ("validation", "test"))
         info = {f"data/{name}_rows": float(ds.num_rows) for name, ds in splits.items()}
         info.update({"data/features": float(X_train.shape[1]), "data/missing_cells_train": float(missing),
