@@ -1,6 +1,7 @@
 """``python -m runner``: Hydra CLI entry (overrides, ``-m`` sweeps, ``--cfg``, ``--help``...)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import Any
@@ -130,16 +131,17 @@ def main() -> None:
     install_stream_redaction()
     signals.install()
     multirun = bool({"-m", "--multirun"} & set(sys.argv[1:]))
+    helping = bool({"--help", "-h", "--hydra-help"} & set(sys.argv[1:]))
     _prechecked = multirun  # per call (tests run main() again in one process); sweeps never exit on a mistake
-    if {"--help", "-h", "--hydra-help"} & set(sys.argv[1:]):
+    if helping:
         config_cache.share_group_listings()
     if multirun:
         config_cache.compose_each_job_once()
         config_cache.install()  # each conf/ file parsed once for the whole sweep
     logging.raiseExceptions = False  # a full disk under Hydra's log file: our one line, not logging's traceback
     try:
-        with config_cache.check_when_reading_mode(_fail_fast):  # a single run's mistake, before Hydra composes again
-            _hydra_main()
+        with contextlib.nullcontext() if helping else config_cache.check_when_reading_mode(_fail_fast):
+            _hydra_main()  # a single run's mistake exits on Hydra's first composition (runner/cli/config_cache.py)
     except KeyboardInterrupt as exc:
         from runner.cli.sweep import abort_active
 
