@@ -16,7 +16,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from components.losses import LOSSES
 from components.models import mlp
-from runner.fitting.training import TrainerSettings, resolve_device, train
+from runner.fitting.settings import TrainerSettings, resolve_device
+from runner.fitting.training import train
 
 
 def make_data(rows: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
