@@ -10,7 +10,6 @@ memory"). The width is read from the Arrow schema before anything is encoded.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import re
@@ -119,12 +118,11 @@ def return_freed_memory(threshold: int = MMAP_THRESHOLD) -> bool:
     fast (runner/tables/streaming.py calls this on the streamed path only; README "Tables larger
     than memory"). A fixed threshold also stops glibc's adjustment. Not glibc (macOS, musl): nothing.
     """
-    name = ctypes.util.find_library("c")
     try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
+        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded in this process
     except (OSError, AttributeError):
         return False
-    return bool(mallopt and mallopt(_M_MMAP_THRESHOLD, int(threshold)) == 1)
+    return mallopt(_M_MMAP_THRESHOLD, int(threshold)) == 1
 
 
 def human(n: float) -> str:
