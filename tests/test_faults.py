@@ -163,3 +163,21 @@ def test_sigterm_on_a_parallel_sweep_closes_every_run(tmp_path: Path) -> None:
     assert len(runs) >= 3 and all(r.info.status != "RUNNING" for r in runs)
     (parent,) = [r for r in runs if r.data.tags.get("sweep") == "parent"]
     assert parent.info.status == "KILLED" and parent.data.metrics["sweep/killed"] >= 2
+
+
+def test_sigterm_is_raised_once_per_stop() -> None:
+    """The second SIGTERM of a stop (the process group's, then the launcher's for its workers) is
+    not raised into the cleanup the first started; the next command in the process gets its own."""
+    from runner.cli import signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        for _ in range(2):  # install() again: a new command, a new stop
+            signals.install()
+            with pytest.raises(signals.Terminated):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            os.kill(os.getpid(), signal.SIGTERM)  # while stopping: swallowed
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -21,13 +21,24 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+_stopping: list[int] = []  # the signal being handled, once one was raised (reset by install)
+
+
 def _raise(signum: int, frame: Any) -> None:
+    """Raise once. Why: a stopped parallel sweep's workers get SIGTERM twice (the terminal's
+    process group, then the launcher stopping its workers); the second one, raised inside
+    whatever cleanup the first started (an interpreter-shutdown weakref callback of SQLAlchemy's
+    was seen), printed an "Exception ignored" traceback. SIGKILL still ends a stuck process."""
+    if _stopping:
+        return
+    _stopping.append(signum)
     raise Terminated(signum)
 
 
 def install() -> None:
     """SIGTERM -> :class:`Terminated` (main thread only; elsewhere Python refuses handlers)."""
     if threading.current_thread() is threading.main_thread():
+        _stopping.clear()
         signal.signal(signal.SIGTERM, _raise)
 
 
