@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,27 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import components  # noqa: E402
+from bench_neighbors import imbalanced, resample  # noqa: E402
 from bench_training_loop import baseline, make_data, ours  # noqa: E402
-from components import get_registry  # noqa: E402
 
 TARGETS = {"training loop": 35.0, "smote": 10.0, "borderline_smote": 30.0}
-
-
-def imbalanced(rows: int, features: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """rows x features float32, the last 1% a shifted minority class (bench_neighbors.py's data)."""
-    rng = np.random.default_rng(seed)
-    n_min = max(rows // 100, 10)
-    X = np.r_[rng.normal(0, 1, (rows - n_min, features)), rng.normal(0.5, 1, (n_min, features))].astype(np.float32)
-    return X, np.r_[np.zeros(rows - n_min, int), np.ones(n_min, int)]
-
-
-def resample(name: str, backend: str, device: str, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    step = get_registry("resampler").build({"name": name, "neighbors": backend}, "resampler", class_names=["a", "b"], seed=0, device=device)
-    t0 = time.perf_counter()
-    Xr, yr = step.fit_resample(X, y)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0, np.asarray(Xr), np.asarray(yr)
 
 
 def main() -> int:

@@ -61,7 +61,7 @@ def cli_job(cfg: DictConfig) -> dict[str, float] | None:
 
 
 _schema_fresh = False  # this process has checked (or written) the registry schema
-_prechecked = False  # _fail_fast ran (on Hydra's first composition, runner/cli/config_cache.py), or -m
+_prechecked = False  # _fail_fast ran (on Hydra's first composition, runner/cli/config_cache.py)
 
 
 def _fail_fast(cfg: DictConfig) -> None:
@@ -132,7 +132,7 @@ def main() -> None:
     signals.install()
     multirun = bool({"-m", "--multirun"} & set(sys.argv[1:]))
     helping = bool({"--help", "-h", "--hydra-help"} & set(sys.argv[1:]))
-    _prechecked = multirun  # per call (tests run main() again in one process); sweeps never exit on a mistake
+    _prechecked = False  # per call: tests run main() again in one process
     if helping:
         config_cache.share_group_listings()
     if multirun:
@@ -140,7 +140,7 @@ def main() -> None:
         config_cache.install()  # each conf/ file parsed once for the whole sweep
     logging.raiseExceptions = False  # a full disk under Hydra's log file: our one line, not logging's traceback
     try:
-        with contextlib.nullcontext() if helping else config_cache.check_when_reading_mode(_fail_fast):
+        with contextlib.nullcontext() if helping or multirun else config_cache.check_when_reading_mode(_fail_fast):
             _hydra_main()  # a single run's mistake exits on Hydra's first composition (runner/cli/config_cache.py)
     except KeyboardInterrupt as exc:
         from runner.cli.sweep import abort_active

@@ -211,15 +211,10 @@ def test_one_mlflow_client_per_store(tmp_path: Path) -> None:
     assert c.client is not a.client and c.experiment_id()
 
 
-@pytest.mark.slow  # three small jobs
-def test_sweep_composes_each_job_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hydra composes the master config twice (its mode, then the run), and each job once: the
-    sweeper's check of the batch used to be composed again by the launcher (2 + 2 x jobs).
-    ``python -m runner -m ...``'s main runs in this process (it patches Hydra as in its own process)."""
+@pytest.fixture
+def compositions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per full composition Hydra makes (``ConfigLoaderImpl.load_configuration``) from here on."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from omegaconf import OmegaConf
-
-    from runner.__main__ import main
 
     calls: list[int] = []
     original = ConfigLoaderImpl.load_configuration
@@ -229,10 +224,22 @@ def test_sweep_composes_each_job_once(tmp_path: Path, monkeypatch: pytest.Monkey
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(ConfigLoaderImpl, "load_configuration", counted)
+    return calls
+
+
+@pytest.mark.slow  # three small jobs
+def test_sweep_composes_each_job_once(tmp_path: Path, compositions: list[int]) -> None:
+    """Hydra composes the master config twice (its mode, then the run), and each job once: the
+    sweeper's check of the batch used to be composed again by the launcher (2 + 2 x jobs).
+    ``python -m runner -m ...``'s main runs in this process (it patches Hydra as in its own process)."""
+    from omegaconf import OmegaConf
+
+    from runner.__main__ import main
+
     args = ["-m", "seed=0,1,2", "dataset=breast_cancer", "model=logistic", "tracking=none", "quality=none",
             "progress=false", "cache.enabled=false", f"paths.outputs={tmp_path}"]  # fmt: skip
     code, out, err = in_process(main, *args)
-    assert code == 0 and len(calls) == 5, (len(calls), err[-3000:])
+    assert code == 0 and len(compositions) == 5, (len(compositions), err[-3000:])
     jobs = sorted(tmp_path.glob("multirun/*/*/*/.hydra/config.yaml"))
     hydra = [OmegaConf.load(p.parent / "hydra.yaml").hydra for p in jobs]
     assert [OmegaConf.load(p).seed for p in jobs] == [0, 1, 2] and [h.job.num for h in hydra] == [0, 1, 2]
@@ -240,28 +247,19 @@ def test_sweep_composes_each_job_once(tmp_path: Path, monkeypatch: pytest.Monkey
     assert out.count("test/roc_auc") == 3 and "FAILED" not in err, err[-3000:]  # every job ran
 
 
-def test_single_run_mistake_exits_on_hydras_first_composition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_single_run_mistake_exits_on_hydras_first_composition(tmp_path: Path, compositions: list[int]) -> None:
     """With the registry schema cached, a single run's mistake exits on the composition Hydra makes
     to read the mode: no second composition, no run folder. A sweep override without ``-m`` still
     gets Hydra's own message, and Hydra's method is put back after the command."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.hydra import Hydra
 
     from runner.__main__ import main
 
     pc.save_schema(tmp_path / "cache")  # what a full validation leaves behind (every kind is registered here)
-    calls: list[int] = []
-    original = ConfigLoaderImpl.load_configuration
-
-    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(ConfigLoaderImpl, "load_configuration", counted)
     get_mode = Hydra.get_mode
     code, _, err = in_process(main, "+scaler.foo=1", f"paths.outputs={tmp_path}")
     assert code == 1 and "Error: scaler.foo: unknown parameter of scaler 'standard'" in err, err[-2000:]
-    assert len(calls) == 1 and not (tmp_path / "runs").exists()
+    assert len(compositions) == 1 and not (tmp_path / "runs").exists()
     code, _, err = in_process(main, "seed=1,2", "+scaler.foo=1", f"paths.outputs={tmp_path}")
     assert code == 1 and "To sweep over it, add --multirun" in err and "scaler.foo" not in err, err[-2000:]
     assert Hydra.get_mode is get_mode

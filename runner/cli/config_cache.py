@@ -167,6 +167,7 @@ def check_when_reading_mode(check: Callable[[Any], None]) -> Iterator[None]:
     composition fails (Hydra reports that itself). Hydra's method is put back on the way out; if
     it is not where expected, nothing is patched."""
     from hydra._internal.hydra import Hydra
+    from hydra.types import RunMode
 
     original = Hydra.__dict__.get("get_mode")
     if original is None:
@@ -186,7 +187,7 @@ def check_when_reading_mode(check: Callable[[Any], None]) -> Iterator[None]:
             mode = original(self, config_name, overrides)
         finally:
             del self.compose_config
-        if seen and str(mode) != "RunMode.MULTIRUN" and not _sweeps(overrides):
+        if seen and mode != RunMode.MULTIRUN and not _sweeps(overrides):
             with contextlib.suppress(Exception):  # a clean exit passes; anything else is met again, where Hydra reports it
                 check(_without_hydra(seen[-1]))
         return mode

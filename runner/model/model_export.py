@@ -98,13 +98,9 @@ def input_example(data: Any, rows: int = EXAMPLE_ROWS) -> Any:
     return frame
 
 
-def requirements() -> list[str]:
-    """The model's pins: the installed versions of what loading it imports (read once per process)."""
-    return list(_installed_pins())
-
-
 @functools.cache
-def _installed_pins() -> tuple[str, ...]:
+def requirements() -> tuple[str, ...]:
+    """The model's pins: the installed versions of what loading it imports (read once per process)."""
     out = []
     for name in _REQUIREMENTS:
         try:
@@ -177,7 +173,7 @@ def export_model(state: Any, logged: Any) -> None:
         with _quiet(), _no_pin_check():
             mlflow.pyfunc.save_model(
                 str(folder), python_model=PipelineModel(), artifacts=files, input_example=input_example(state.data),
-                signature=signature(pipeline.columns, pipeline.class_names), pip_requirements=requirements(),
+                signature=signature(pipeline.columns, pipeline.class_names), pip_requirements=list(requirements()),
             )  # fmt: skip
         saved = sorted(p for p in folder.rglob("*") if p.is_file())
         for path in saved:  # recorded (copied) now, written into the run by the edge
