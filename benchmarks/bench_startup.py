@@ -5,7 +5,10 @@ after a warm-up, each command in a fresh interpreter.
 * a config mistake caught by the runner (``+scaler.foo=1``; the warm-up run leaves the registry
   schema the fast check needs) and one caught by Hydra (``scaler=bogus``) (target <= 0.6 s);
 * the default job on breast_cancer, MLflow to a fresh SQLite store per run (target <= 4 s);
-* the same job with ``model=logistic`` (fitted by L-BFGS: no torch.optim, so no torch._dynamo).
+* the same job with ``model=logistic`` (fitted by L-BFGS: no torch.optim, so no torch._dynamo);
+* the import floor: a bare interpreter importing only the libraries the default job uses
+  (torch, scikit-learn's metrics, MLflow's pyfunc and SQL store, ``datasets``, pyplot,
+  imbalanced-learn), so the job's figure can be read against what no change of ours can remove.
 
 ``--importtime`` also prints the largest cumulative imports (``python -X importtime``) of
 ``--help`` and of the config mistake. Wall seconds mean something only on an idle machine; the
@@ -28,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+FLOOR = ("import torch, sklearn.metrics, mlflow.pyfunc, mlflow.store.tracking.sqlalchemy_store, datasets, "
+         "matplotlib.pyplot, imblearn; import os; os._exit(0)")  # os._exit: no teardown, as the CLI (runner/cli/fast_exit.py)
 
 
 def measure(args: list[str], tree: Path = ROOT) -> tuple[float, float, float]:
@@ -67,6 +72,7 @@ def main() -> None:
             "config mistake (Hydra)": (["-m", "runner", "scaler=bogus", f"paths.outputs={tmp}/err"], 0.6, False),
             "breast_cancer default job": (job, 4.0, True),
             "breast_cancer, model=logistic": ([*job, "model=logistic"], None, True),
+            "import floor (the job's libraries)": (["-c", FLOOR], None, False),
         }
         print(f"{'command':32s} {'wall s':>7s} {'CPU s':>7s} {'RSS MB':>7s}  (median of {args.repeats}, after a warm-up)")
         for n, (name, (argv, target, fresh_store)) in enumerate(cases.items()):

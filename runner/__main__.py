@@ -151,5 +151,13 @@ def main() -> None:
         sys.exit(signals.exit_code(exc))
 
 
+def cli() -> None:
+    """``dq-run`` / ``python -m runner``: :func:`main`, then the process ends without the
+    interpreter's teardown (~2 s after a job; runner/cli/fast_exit.py)."""
+    from runner.cli import fast_exit
+
+    fast_exit.run(main)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

@@ -67,4 +67,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from runner.cli import fast_exit
+
+    fast_exit.run(main)  # no interpreter teardown (runner/cli/fast_exit.py)

@@ -23,13 +23,11 @@ HEAVY = ("torch", "sklearn", "mlflow", "datasets", "matplotlib", "scipy", "panda
          # the runner's modules that import them: the job and its stages, the model export, streaming
          "runner.jobs.job", "runner.jobs.stages", "runner.model.model_export", "runner.model.inference", "runner.tables.streaming", "runner.tables.streamed_fit")  # fmt: skip
 PROBE = """
-import json, runpy, sys
+import atexit, json, runpy, sys
+# atexit: the CLI ends by os._exit after running the atexit handlers (runner/cli/fast_exit.py)
+atexit.register(lambda: print("HEAVY=" + json.dumps(sorted(m for m in {heavy} if m in sys.modules)), file=sys.stderr))
 sys.argv = ["runner", *json.loads(sys.argv[1])]
-try:
-    runpy.run_module("runner", run_name="__main__", alter_sys=True)
-except SystemExit:
-    pass
-print("HEAVY=" + json.dumps(sorted(m for m in {heavy} if m in sys.modules)), file=sys.stderr)
+runpy.run_module("runner", run_name="__main__", alter_sys=True)
 """
 
 

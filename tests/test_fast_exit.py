@@ -1,0 +1,107 @@
+"""Commands end without the interpreter's teardown (runner/cli/fast_exit.py), yet keep what a
+normal exit does for the user: threads finished, atexit handlers run, output flushed, the exit
+status, and a SQLite store whose every run is in ``mlflow.db`` itself."""
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A command whose teardown would be seen: an object left in a module prints when the interpreter
+# finalizes it (after every atexit handler). A thread and an atexit handler print too.
+PROGRAM = textwrap.dedent(
+    """
+    import atexit, sys, threading, time
+    from runner.cli import fast_exit
+
+    class Teardown:
+        def __del__(self):
+            print("teardown ran", flush=True)
+
+    left_behind = Teardown()
+    atexit.register(lambda: print("atexit ran"))
+
+    def late():
+        time.sleep(0.3)
+        print("thread finished")
+
+    def main():
+        threading.Thread(target=late).start()
+        print("main ran")  # not flushed: stdout to a pipe keeps it in its buffer until the end
+        sys.exit(EXIT)
+
+    if FAST:
+        fast_exit.run(main)
+    main()
+    """
+)
+
+
+def run_program(exit_arg: str, fast: bool) -> subprocess.CompletedProcess[str]:
+    code = PROGRAM.replace("EXIT", exit_arg).replace("FAST", str(fast))
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout kept until flushed
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=buffered)
+
+
+def test_a_normal_exit_tears_down() -> None:
+    """The reference: Python's own exit finalizes the left-behind object."""
+    res = run_program("None", fast=False)
+    assert res.returncode == 0
+    assert res.stdout.splitlines() == ["main ran", "thread finished", "atexit ran", "teardown ran"]
+
+
+@pytest.mark.parametrize("exit_arg, status, stderr", [("None", 0, ""), ("3", 3, ""), ("'Error: bad key'", 1, "Error: bad key\n")])
+def test_fast_exit_keeps_threads_atexit_output_and_status(exit_arg: str, status: int, stderr: str) -> None:
+    res = run_program(exit_arg, fast=True)
+    assert res.returncode == status
+    assert res.stderr == stderr
+    assert res.stdout.splitlines() == ["main ran", "thread finished", "atexit ran"]  # and no teardown
+
+
+def test_an_error_is_left_to_python() -> None:
+    """Not a SystemExit: Python's traceback and exit status 1, as without the fast exit."""
+    code = "from runner.cli import fast_exit\ndef main():\n    raise ValueError('boom')\nfast_exit.run(main)\n"
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert "Traceback" in res.stderr and "ValueError: boom" in res.stderr
+
+
+def test_the_store_file_holds_every_run_after_a_fast_exit(tmp_path: Path) -> None:
+    """A WAL-mode SQLite store (what the tracker opens) is checkpointed on the way out: no
+    ``-wal``/``-shm`` left, and ``mlflow.db`` copied alone still holds the run."""
+    store = tmp_path / "mlflow.db"
+    code = textwrap.dedent(
+        f"""
+        from runner.cli import fast_exit
+        from runner.tracker.tracking import MlflowTracker
+
+        def main():
+            tracker = MlflowTracker(uri="sqlite:///{store}", experiment="fast", artifact_root="{tmp_path / 'art'}")
+            run = tracker.start_run("the-run", {{}})
+            run.log_metrics({{"test/roc_auc": 0.75}})
+            run.finish("FINISHED")
+
+        fast_exit.run(main)
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false"})  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.glob("mlflow.db*")) == ["mlflow.db", "mlflow.db.lock"]
+    alone = tmp_path / "copy" / "mlflow.db"
+    alone.parent.mkdir()
+    shutil.copyfile(store, alone)
+    con = sqlite3.connect(alone)
+    try:
+        rows = con.execute("select r.name, r.status, m.value from runs r join metrics m on m.run_uuid = r.run_uuid").fetchall()
+    finally:
+        con.close()
+    assert rows == [("the-run", "FINISHED", 0.75)]
