@@ -421,3 +421,42 @@ def test_sweep_parses_each_config_file_once_and_composes_the_same(monkeypatch: p
     again = compose_job(arms[0])
     again.scaler.name = "changed"
     assert first.scaler.name == "none" and compose_job(arms[0]).scaler.name == "none"
+
+
+def test_a_sweep_merges_each_defaults_list_once_and_composes_what_hydra_composes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """runner/cli/config_cache.py merges a defaults list once: a 12-job scaler x resampler x seed
+    sweep merges 4 (one per scaler x resampler), each job equals Hydra's own composition (hydra node
+    included), no two share objects, and an edited file is merged again."""
+    import shutil
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from runner.cli import config_cache
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+
+    def composed(overrides: list[str]) -> Any:
+        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+            return hydra_compose("config", overrides=overrides, return_hydra_config=True)
+
+    jobs = [[f"scaler={s}", f"resampler={r}", f"seed={k}", "trainer.lr=0.5"] for s in ("none", "standard") for r in ("none", "smote") for k in (0, 1, 2)]
+    with config_cache.disabled():
+        reference = [OmegaConf.to_container(composed(j), resolve=False) for j in jobs]
+    config_cache.install()
+    config_cache.clear()
+    merges: list[Any] = []
+    merge = config_cache._ORIGINAL_COMPOSE  # Hydra's own, counted below
+    monkeypatch.setattr(config_cache, "_ORIGINAL_COMPOSE", lambda self, defaults, repo: merges.append(1) or merge(self, defaults, repo))
+    first = composed(jobs[0])
+    assert [OmegaConf.to_container(composed(j), resolve=False) for j in jobs] == reference
+    assert len(merges) == 4
+    first.trainer.lr = 9.0
+    first.scaler.name = "changed"
+    again = composed(jobs[0])
+    assert again.trainer.lr == 0.5 and again.scaler == {"name": "none"} and len(merges) == 4
+    standard = conf / "scaler" / "standard.yaml"
+    standard.write_text(standard.read_text().replace("with_std: true", "with_std: false"))
+    assert composed(jobs[6]).scaler.with_std is False and len(merges) == 5  # jobs[6]: scaler=standard

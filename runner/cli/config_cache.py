@@ -26,14 +26,16 @@ from contextlib import contextmanager
 from typing import Any
 
 _ORIGINAL: Any = None
-_CACHE: dict[tuple[Any, ...], Any] = {}
+_ORIGINAL_COMPOSE: Any = None
+_CACHE: dict[tuple[Any, ...], Any] = {}  # parsed files
+_MERGED: dict[tuple[Any, ...], Any] = {}  # merged defaults lists
 
 
-def _stamp(repo: Any, config_path: str) -> tuple[Any, ...]:
+def _stamp(sources: Any, config_path: str) -> tuple[Any, ...]:
     """(mtime, size) of the file each file source would read for ``config_path``."""
     name = config_path if config_path.endswith(".yaml") else f"{config_path}.yaml"
     out = []
-    for source in repo.sources:
+    for source in sources:
         if source.scheme() != "file":
             continue
         try:
@@ -44,39 +46,72 @@ def _stamp(repo: Any, config_path: str) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def _sources(sources: Any) -> tuple[Any, ...]:
+    return tuple((type(s).__name__, s.provider, s.path) for s in sources)
+
+
 def _cached_load_config(self: Any, config_path: str) -> Any:
-    sources = tuple((type(s).__name__, s.provider, s.path) for s in self.sources)
-    key = (sources, config_path, _stamp(self, config_path))
+    key = (_sources(self.sources), config_path, _stamp(self.sources, config_path))
     if key not in _CACHE:
         _CACHE[key] = _ORIGINAL(self, config_path)
     return copy.deepcopy(_CACHE[key])
 
 
+def _cached_compose(self: Any, defaults: list[Any], repo: Any) -> Any:
+    """Hydra's merge of a defaults list, done once per (sources, defaults list, file stamps).
+
+    Why: after the files are parsed once, merging the ~25 of a job's defaults list (each loaded,
+    checked against its schema, embedded in its package, merged, then ``defaults`` stripped) is
+    the larger part of a composition, and the jobs of a sweep share a few defaults lists: a
+    ``seed`` or ``trainer.lr`` sweep one, ``scaler x resampler`` four. The value overrides
+    (``seed=1``), the ``hydra`` node's per-job fields and struct mode are applied by Hydra after
+    this step, on a deep copy (Hydra mutates it). A file whose mtime or size changed is merged again.
+    """
+    sources = repo.get_sources()
+    key = (
+        _sources(sources),
+        tuple((d.config_path, d.package, d.parent, d.is_self, d.primary) for d in defaults),
+        tuple(_stamp(sources, d.config_path) for d in defaults if d.config_path),
+    )
+    if key not in _MERGED:
+        _MERGED[key] = _ORIGINAL_COMPOSE(self, defaults, repo)
+    return copy.deepcopy(_MERGED[key])
+
+
 def install() -> None:
-    """Patch Hydra's repository (idempotent)."""
-    global _ORIGINAL
+    """Patch Hydra's repository and its defaults-list merge (idempotent)."""
+    global _ORIGINAL, _ORIGINAL_COMPOSE
     try:
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
         from hydra._internal.config_repository import ConfigRepository
     except ImportError:
         return
     if _ORIGINAL is None:
         _ORIGINAL = ConfigRepository.load_config
     ConfigRepository.load_config = _cached_load_config  # type: ignore[method-assign]
+    if _ORIGINAL_COMPOSE is None:
+        _ORIGINAL_COMPOSE = getattr(ConfigLoaderImpl, "_compose_config_from_defaults_list", None)
+    if _ORIGINAL_COMPOSE is not None:
+        ConfigLoaderImpl._compose_config_from_defaults_list = _cached_compose  # type: ignore[method-assign]
 
 
 def clear() -> None:
-    """Forget every parse (the next composition reads its files again)."""
+    """Forget every parse and merge (the next composition reads its files again)."""
     _CACHE.clear()
+    _MERGED.clear()
 
 
 @contextmanager
 def disabled() -> Iterator[None]:
-    """Hydra's own loader for the duration (the reference the cache is checked against)."""
+    """Hydra's own loader and merge for the duration (the reference the cache is checked against)."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.config_repository import ConfigRepository
 
     installed = ConfigRepository.load_config is _cached_load_config
     if installed:
         ConfigRepository.load_config = _ORIGINAL  # type: ignore[method-assign]
+        if _ORIGINAL_COMPOSE is not None:
+            ConfigLoaderImpl._compose_config_from_defaults_list = _ORIGINAL_COMPOSE  # type: ignore[method-assign]
     try:
         yield
     finally:
