@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # finalizes it (after every atexit handler). A thread and an atexit handler print too.
 PROGRAM = textwrap.dedent(
     """
-    import atexit, sys, threading, time
+    import atexit, ctypes, sys, threading
     from runner.cli import fast_exit
 
     class Teardown:
@@ -28,16 +28,20 @@ PROGRAM = textwrap.dedent(
 
     left_behind = Teardown()
     atexit.register(lambda: print("atexit ran"))
+    printed = threading.Event()
 
     def late():
-        time.sleep(0.3)
+        printed.wait(30)
         print("thread finished")
 
     def main():
         threading.Thread(target=late).start()
         print("main ran")  # not flushed: stdout to a pipe keeps it in its buffer until the end
+        printed.set()
+        ctypes.CDLL(None).printf(b"C wrote\\n")  # C's stdio buffer, flushed by C's exit() only
         sys.exit(EXIT)
 
+    TRACE
     if FAST:
         fast_exit.run(main)
     main()
@@ -45,8 +49,8 @@ PROGRAM = textwrap.dedent(
 )
 
 
-def run_program(exit_arg: str, fast: bool) -> subprocess.CompletedProcess[str]:
-    code = PROGRAM.replace("EXIT", exit_arg).replace("FAST", str(fast))
+def run_program(exit_arg: str, fast: bool, trace: str = "") -> subprocess.CompletedProcess[str]:
+    code = PROGRAM.replace("EXIT", exit_arg).replace("FAST", str(fast)).replace("TRACE", trace)
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout kept until flushed
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=buffered)
 
@@ -55,7 +59,9 @@ def test_a_normal_exit_tears_down() -> None:
     """The reference: Python's own exit finalizes the left-behind object."""
     res = run_program("None", fast=False)
     assert res.returncode == 0
-    assert res.stdout.splitlines() == ["main ran", "thread finished", "atexit ran", "teardown ran"]
+    lines = res.stdout.splitlines()  # C's buffer and Python's reach the pipe in either order
+    assert [x for x in lines if x != "C wrote"] == ["main ran", "thread finished", "atexit ran", "teardown ran"]
+    assert "C wrote" in lines
 
 
 @pytest.mark.parametrize("exit_arg, status, stderr", [("None", 0, ""), ("3", 3, ""), ("'Error: bad key'", 1, "Error: bad key\n")])
@@ -63,7 +69,60 @@ def test_fast_exit_keeps_threads_atexit_output_and_status(exit_arg: str, status:
     res = run_program(exit_arg, fast=True)
     assert res.returncode == status
     assert res.stderr == stderr
-    assert res.stdout.splitlines() == ["main ran", "thread finished", "atexit ran"]  # and no teardown
+    lines = res.stdout.splitlines()
+    assert [x for x in lines if x != "C wrote"] == ["main ran", "thread finished", "atexit ran"]  # and no teardown
+    assert "C wrote" in lines  # C's stdio flushed too
+
+
+def test_under_a_profiler_python_ends_the_process() -> None:
+    """coverage, cProfile and debuggers write their results at Python's exit: it is kept for them
+    (``run`` returns, or re-raises the command's SystemExit)."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from runner.cli import fast_exit
+
+        sys.setprofile(lambda *args: None)
+        fast_exit.run(lambda: None)
+        print("returned")
+        try:
+            fast_exit.run(lambda: sys.exit(3))
+        except SystemExit as exc:
+            print("re-raised", exc.code)
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stdout.split()) == (0, ["returned", "re-raised", "3"])
+
+
+def test_ctrl_c_while_exiting_keeps_the_status_and_the_atexit_handlers() -> None:
+    """A Ctrl-C while the last threads are joined (a parallel sweep's workers): the command's status
+    stands and the atexit handlers still run, as at Python's own exit."""
+    code = textwrap.dedent(
+        """
+        import atexit, os, signal, threading, time
+        from runner.cli import fast_exit
+
+        atexit.register(lambda: print("atexit ran", flush=True))
+        started = threading.Event()
+
+        def worker():
+            started.wait(30)
+            time.sleep(0.2)  # the main thread is joining this one by now
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)
+
+        def main():
+            threading.Thread(target=worker).start()
+            started.set()
+
+        fast_exit.run(main)
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.strip() == "Interrupted while exiting; the command had ended with status 0."
+    assert res.stdout == "atexit ran\n"
 
 
 def test_an_error_is_left_to_python() -> None:

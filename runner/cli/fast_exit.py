@@ -14,10 +14,11 @@ the ``runner.*`` commands) finish here with what finalization does that matters,
 3. the SQLAlchemy engines MLflow keeps per store are disposed: closing a SQLite store's last
    connection checkpoints its write-ahead log into ``mlflow.db`` (a store copied as that one
    file then holds every run, and no ``-wal``/``-shm`` files are left beside it);
-4. stdout and stderr flushed; the exit status as Python would give it.
+4. stdout and stderr flushed (Python's and C's stdio); the exit status as Python would give it.
 
-An exception other than ``SystemExit`` is left to Python (its traceback and full shutdown), and
-``main()`` called in-process (the tests) never gets here.
+An exception other than ``SystemExit`` is left to Python (its traceback and full shutdown), as is
+a process under a tracer or profiler (coverage, cProfile, pdb: they write their results at
+Python's exit), and ``main()`` called in-process (the tests) never gets here.
 """
 from __future__ import annotations
 
@@ -36,13 +37,19 @@ _ENGINE_HOLDERS = (
 )
 
 
-def run(main: Callable[[], Any]) -> NoReturn:
-    """Run a command's ``main()`` and end the process (``os._exit``) after the shutdown steps above."""
+def run(main: Callable[[], Any]) -> None:
+    """Run a command's ``main()`` and end the process (``os._exit``) after the shutdown steps
+    above. Under a tracer or profiler (coverage, ``python -m cProfile``, a debugger) the process
+    ends as Python ends it, so the tool gets to write its results."""
     try:
         main()
         code = 0
     except SystemExit as exc:
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            raise
         code = exit_status(exc.code)
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return
     finish(code)
 
 
@@ -57,21 +64,42 @@ def exit_status(code: Any) -> int:
 
 
 def finish(code: int) -> NoReturn:
-    shutdown_threads = getattr(threading, "_shutdown", None)  # what Py_FinalizeEx calls first
-    if shutdown_threads is not None:
-        shutdown_threads()
-    else:  # pragma: no cover (every CPython 3.10-3.13 has it)
-        for thread in threading.enumerate():
-            if thread is not threading.main_thread() and not thread.daemon:
-                thread.join()
-    atexit._run_exitfuncs()
-    close_stores()
+    """The shutdown steps, then ``os._exit(code)``. A Ctrl-C / SIGTERM arriving meanwhile (while a
+    parallel sweep's workers are joined) skips the rest of that step only, and the command's own
+    status stands, as at Python's exit (which printed "Exception ignored" and went on)."""
+    for step in (_shutdown_threads, atexit._run_exitfuncs, close_stores):
+        try:
+            step()
+        except KeyboardInterrupt:
+            print(f"Interrupted while exiting; the command had ended with status {code}.", file=sys.stderr)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (`| head`): nothing left to write to
             pass
+    _flush_c_streams()
     os._exit(code)
+
+
+def _shutdown_threads() -> None:
+    shutdown = getattr(threading, "_shutdown", None)  # what Py_FinalizeEx calls first
+    if shutdown is not None:
+        shutdown()
+        return
+    for thread in threading.enumerate():  # pragma: no cover (every CPython 3.10-3.13 has it)
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+
+
+def _flush_c_streams() -> None:
+    """What C's ``exit()`` would flush: text native code wrote through stdio (liblinear's verbose
+    output, OpenMP diagnostics) to a pipe or file."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # no C library to ask (another platform): nothing buffered there
+        pass
 
 
 def close_stores() -> None:
