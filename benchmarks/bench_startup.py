@@ -8,7 +8,9 @@ after a warm-up, each command in a fresh interpreter.
 * the same job with ``model=logistic`` (fitted by L-BFGS: no torch.optim, so no torch._dynamo);
 * the import floor: a bare interpreter importing only the libraries the default job uses
   (torch, scikit-learn's metrics, MLflow's pyfunc and SQL store, ``datasets``, pyplot,
-  imbalanced-learn), so the job's figure can be read against what no change of ours can remove.
+  imbalanced-learn), so the job's figure can be read against what no change of ours can remove;
+* Hydra's own floor: a bare ``@hydra.main`` app on a one-key config, its ``--help`` and a run
+  (what ``--help`` and a config mistake cannot go below while Hydra parses the command line).
 
 ``--importtime`` also prints the largest cumulative imports (``python -X importtime``) of
 ``--help`` and of the config mistake. Wall seconds mean something only on an idle machine; the
@@ -31,6 +33,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+BARE_APP = """import hydra
+
+
+@hydra.main(version_base="1.3", config_path=".", config_name="config")
+def app(cfg):
+    pass
+
+
+app()
+"""
 FLOOR = ("import torch, sklearn.metrics, mlflow.pyfunc, mlflow.store.tracking.sqlalchemy_store, datasets, "
          "matplotlib.pyplot, imblearn; import os; os._exit(0)")  # os._exit: no teardown, as the CLI (runner/cli/fast_exit.py)
 
@@ -66,6 +78,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         job = ["-m", "runner", "dataset=breast_cancer", "progress=false"]
+        bare = Path(tmp, "bare_app.py")
+        bare.write_text(BARE_APP)
+        Path(tmp, "config.yaml").write_text("x: 1\n")
         cases = {
             "--help": (["-m", "runner", "--help"], 0.6, False),
             "config mistake (runner)": (["-m", "runner", "+scaler.foo=1", f"paths.outputs={tmp}/err"], 0.6, False),
@@ -73,6 +88,8 @@ def main() -> None:
             "breast_cancer default job": (job, 4.0, True),
             "breast_cancer, model=logistic": ([*job, "model=logistic"], None, True),
             "import floor (the job's libraries)": (["-c", FLOOR], None, False),
+            "Hydra alone: one-key app --help": ([str(bare), "--help"], None, False),
+            "Hydra alone: one-key app run": ([str(bare), f"hydra.run.dir={tmp}/bare_run"], None, False),
         }
         print(f"{'command':32s} {'wall s':>7s} {'CPU s':>7s} {'RSS MB':>7s}  (median of {args.repeats}, after a warm-up)")
         for n, (name, (argv, target, fresh_store)) in enumerate(cases.items()):
