@@ -1,5 +1,5 @@
-"""Work Hydra repeats within one process, done once: each config file parsed once (``install``:
-``-m`` sweeps and the test session), the group listing of ``--help`` on one repository copy
+"""Work Hydra repeats within one process, done once: each config file parsed and each defaults
+list merged once (``install``: ``-m`` sweeps and the test session), the group listing of ``--help`` on one repository copy
 (``share_group_listings``), each job of an in-process sweep composed once
 (``compose_each_job_once``), and a single run's config checked on the composition Hydra makes to
 read its mode (``check_when_reading_mode``). All four patch Hydra's private classes and patch

@@ -45,12 +45,15 @@ def run(main: Callable[[], Any]) -> None:
         main()
         code = 0
     except SystemExit as exc:
-        if sys.gettrace() is not None or sys.getprofile() is not None:
+        if _traced():
             raise
         code = exit_status(exc.code)
-    if sys.gettrace() is not None or sys.getprofile() is not None:
-        return
-    finish(code)
+    if not _traced():
+        finish(code)
+
+
+def _traced() -> bool:
+    return sys.gettrace() is not None or sys.getprofile() is not None
 
 
 def exit_status(code: Any) -> int:
