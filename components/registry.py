@@ -253,11 +253,12 @@ def _signature(obj: Any) -> dict[str, tuple[Any, Any]]:
     and builds ~14 components (~17 ms a job of a sweep, profiled).
     """
     try:
-        if obj not in _SIGNATURES:
-            _SIGNATURES[obj] = _read_signature(obj)
-        return dict(_SIGNATURES[obj])
+        cached = _SIGNATURES.get(obj)
     except TypeError:  # an unhashable callable: read each time
         return _read_signature(obj)
+    if cached is None:
+        cached = _SIGNATURES[obj] = _read_signature(obj)
+    return dict(cached)
 
 
 def _read_signature(obj: Any) -> dict[str, tuple[Any, Any]]:

@@ -49,10 +49,15 @@ PROGRAM = textwrap.dedent(
 )
 
 
+def python(code: str, timeout: int = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter in the project root."""
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
 def run_program(exit_arg: str, fast: bool, trace: str = "") -> subprocess.CompletedProcess[str]:
     code = PROGRAM.replace("EXIT", exit_arg).replace("FAST", str(fast)).replace("TRACE", trace)
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout kept until flushed
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=buffered)
+    return python(code, env=buffered)
 
 
 def test_a_normal_exit_tears_down() -> None:
@@ -91,7 +96,7 @@ def test_under_a_profiler_python_ends_the_process() -> None:
             print("re-raised", exc.code)
         """
     )
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    res = python(code)
     assert (res.returncode, res.stdout.split()) == (0, ["returned", "re-raised", "3"])
 
 
@@ -119,7 +124,7 @@ def test_ctrl_c_while_exiting_keeps_the_status_and_the_atexit_handlers() -> None
         fast_exit.run(main)
         """
     )
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    res = python(code)
     assert res.returncode == 0, res.stderr
     assert res.stderr.strip() == "Interrupted while exiting; the command had ended with status 0."
     assert res.stdout == "atexit ran\n"
@@ -128,7 +133,7 @@ def test_ctrl_c_while_exiting_keeps_the_status_and_the_atexit_handlers() -> None
 def test_an_error_is_left_to_python() -> None:
     """Not a SystemExit: Python's traceback and exit status 1, as without the fast exit."""
     code = "from runner.cli import fast_exit\ndef main():\n    raise ValueError('boom')\nfast_exit.run(main)\n"
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    res = python(code)
     assert res.returncode == 1
     assert "Traceback" in res.stderr and "ValueError: boom" in res.stderr
 
@@ -151,8 +156,7 @@ def test_the_store_file_holds_every_run_after_a_fast_exit(tmp_path: Path) -> Non
         fast_exit.run(main)
         """
     )
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false"})  # fmt: skip
+    res = python(code, timeout=300, env={**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false"})
     assert res.returncode == 0, res.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.glob("mlflow.db*")) == ["mlflow.db", "mlflow.db.lock"]
     alone = tmp_path / "copy" / "mlflow.db"

@@ -50,11 +50,16 @@ def _sources(sources: Any) -> tuple[Any, ...]:
     return tuple((type(s).__name__, s.provider, s.path) for s in sources)
 
 
+def _memo(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """A deep copy of ``cache[key]``, built on the first request: Hydra mutates what it receives."""
+    if key not in cache:
+        cache[key] = build()
+    return copy.deepcopy(cache[key])
+
+
 def _cached_load_config(self: Any, config_path: str) -> Any:
     key = (_sources(self.sources), config_path, _stamp(self.sources, config_path))
-    if key not in _CACHE:
-        _CACHE[key] = _ORIGINAL(self, config_path)
-    return copy.deepcopy(_CACHE[key])
+    return _memo(_CACHE, key, lambda: _ORIGINAL(self, config_path))
 
 
 def _cached_compose(self: Any, defaults: list[Any], repo: Any) -> Any:
@@ -73,9 +78,7 @@ def _cached_compose(self: Any, defaults: list[Any], repo: Any) -> Any:
         tuple((d.config_path, d.package, d.parent, d.is_self, d.primary) for d in defaults),
         tuple(_stamp(sources, d.config_path) for d in defaults if d.config_path),
     )
-    if key not in _MERGED:
-        _MERGED[key] = _ORIGINAL_COMPOSE(self, defaults, repo)
-    return copy.deepcopy(_MERGED[key])
+    return _memo(_MERGED, key, lambda: _ORIGINAL_COMPOSE(self, defaults, repo))
 
 
 def install() -> None:
