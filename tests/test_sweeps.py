@@ -142,3 +142,30 @@ def test_tune_trials_are_mlflow_children_and_processes_share_the_study(outputs: 
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 2 and len(children) == 6
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {r.info.run_id for r in children}
+
+
+def test_compare_refuses_two_configs_at_one_seed_in_one_arm() -> None:
+    """An arm holds one value per seed: grouping by resampler alone over a resampler x loss grid
+    used to keep one loss's run per seed and drop the other silently (n=1 where 2 ran). Now one
+    line names the keys that differ and the fixes; reruns of one config still count once."""
+    from types import SimpleNamespace
+
+    from runner.compare import build_arms
+
+    def run(run_id: str, config_hash: str, seed: int, loss: str, value: float, sweep: str = "s1") -> SimpleNamespace:
+        params = {"seed": str(seed), "resampler.name": "none", "loss.name": loss, "paths.outputs": run_id}
+        return SimpleNamespace(info=SimpleNamespace(run_id=run_id, status="FINISHED"),
+                               data=SimpleNamespace(params=params, metrics={"test/macro_f1": value},
+                                                    tags={"config_hash": config_hash, "sweep_id": sweep, "overrides": f"loss={loss} seed={seed}"}))  # fmt: skip
+
+    rerun = [run("a", "h1", 0, "ce", 0.5), run("b", "h1", 0, "ce", 0.6, sweep="s2"), run("c", "h1", 1, "ce", 0.7)]
+    arms = build_arms(rerun, ["resampler.name"], "test/macro_f1")
+    assert arms[("none",)].n == 2  # one config twice at seed 0: one value, as before
+    grid = [run("a", "h1", 0, "ce", 0.5), run("d", "h2", 0, "weighted_ce", 0.4)]
+    with pytest.raises(SystemExit) as err:
+        build_arms(grid, ["resampler.name"], "test/macro_f1")
+    assert str(err.value) == (
+        "Error: --by resampler.name: runs a and d share seed 0 but differ in loss.name (ce / weighted_ce); add what tells "
+        "them apart to --by (e.g. --by resampler.name,loss.name), or compare one sweep (python -m runner.compare s1)."
+    )
+    assert {k: a.n for k, a in build_arms(grid, ["resampler.name", "loss.name"], "test/macro_f1").items()} == {("none", "ce"): 1, ("none", "weighted_ce"): 1}
