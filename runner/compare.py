@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from components.keys import segment
-from runner.reporting.compare_stats import bootstrap_ci, default_baseline, paired, sweep_orders
+from runner.reporting.compare_stats import bootstrap_ci, default_baseline, mixed_configs, paired, sweep_orders
 from runner.tracker.tracking import is_dead
 from runner.cli.clean_exit import user_errors
 
@@ -146,24 +146,9 @@ def build_arms(runs: list[Any], by: list[str], metric: str) -> dict[tuple[str, .
             seed = r.data.params.get("seed", r.info.run_id)
             other = seen.setdefault((key, seed), r)
             if other is not r and other.data.tags.get("config_hash") != r.data.tags.get("config_hash"):
-                raise SystemExit(_merged_configs(by, seed, other, r))
+                raise SystemExit(mixed_configs(by, seed, other, r))
             arm.values[seed] = r.data.metrics[metric]
     return dict(sorted(arms.items(), key=lambda kv: tuple(_order(v) for v in kv[0])))
-
-
-def _merged_configs(by: list[str], seed: str, a: Any, b: Any) -> str:
-    """The error for two configs in one arm: the config keys (not tracking, paths...) they differ in."""
-    from runner.cli.configs import NOT_HASHED
-
-    pa, pb = a.data.params, b.data.params
-    keys = sorted((k for k in pa.keys() | pb.keys() if pa.get(k) != pb.get(k) and k.split(".")[0] not in NOT_HASHED),
-                  key=lambda k: (not k.endswith(".name"), k))  # a component's name first: the likeliest arm key
-    shown = ", ".join(f"{k} ({pa.get(k)} / {pb.get(k)})" for k in keys[:5]) + (" ..." if len(keys) > 5 else "")
-    where = f"--by {','.join(by)}" if by else "one arm (no key varies in the runs' overrides)"
-    sweeps = sorted({r.data.tags["sweep_id"] for r in (a, b) if r.data.tags.get("sweep_id")})
-    one_sweep = f", or compare one sweep (python -m runner.compare {sweeps[0]})" if sweeps else ""
-    return (f"Error: {where}: runs {a.info.run_id} and {b.info.run_id} share seed {seed} but differ in {shown or 'their config'}; "
-            f"add what tells them apart to --by (e.g. --by {','.join([*by, *keys[:1]])}){one_sweep}.")
 
 
 def table(arms: dict[tuple[str, ...], Arm], by: list[str], baseline: tuple[str, ...] | None, higher_is_better: bool) -> list[dict[str, Any]]:

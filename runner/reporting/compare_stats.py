@@ -1,4 +1,5 @@
-"""The statistics of ``runner.compare``: the interval per arm, the paired tests and the default baseline."""
+"""The statistics of ``runner.compare``: the interval per arm, the paired tests, the default baseline,
+and the refusal of two configs in one arm at one seed (they would not pair)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -76,3 +77,18 @@ def paired(a: Any, b: Any) -> dict[str, float]:
     wil = float("nan") if np.allclose(diff, 0) else float(stats.wilcoxon(x, y).pvalue)
     tt = float("nan") if np.allclose(diff, diff[0]) else float(stats.ttest_rel(x, y).pvalue)
     return {"pairs": float(len(seeds)), "wilcoxon_p": wil, "ttest_p": tt}
+
+
+def mixed_configs(by: list[str], seed: str, a: Any, b: Any) -> str:
+    """The error for two configs in one arm: the config keys (not tracking, paths...) they differ in."""
+    from runner.cli.configs import NOT_HASHED
+
+    pa, pb = a.data.params, b.data.params
+    keys = sorted((k for k in pa.keys() | pb.keys() if pa.get(k) != pb.get(k) and k.split(".")[0] not in NOT_HASHED),
+                  key=lambda k: (not k.endswith(".name"), k))  # a component's name first: the likeliest arm key
+    shown = ", ".join(f"{k} ({pa.get(k)} / {pb.get(k)})" for k in keys[:5]) + (" ..." if len(keys) > 5 else "")
+    where = f"--by {','.join(by)}" if by else "one arm (no key varies in the runs' overrides)"
+    sweeps = sorted({r.data.tags["sweep_id"] for r in (a, b) if r.data.tags.get("sweep_id")})
+    one_sweep = f", or compare one sweep (python -m runner.compare {sweeps[0]})" if sweeps else ""
+    return (f"Error: {where}: runs {a.info.run_id} and {b.info.run_id} share seed {seed} but differ in {shown or 'their config'}; "
+            f"add what tells them apart to --by (e.g. --by {','.join([*by, *keys[:1]])}){one_sweep}.")
